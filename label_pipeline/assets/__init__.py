@@ -1,0 +1,1 @@
+"""Dagster assets: thin wiring around the pure input readers and label builders."""

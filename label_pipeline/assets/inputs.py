@@ -1,0 +1,60 @@
+"""The two upstream assets: one symbol's slice of a run's feature frame and 1-minute bars.
+
+Each slice is stored in the label store with its content hash as data version, so the labels
+downstream turn stale exactly when a symbol's own data changed, not when another symbol's did.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from label_pipeline.dagster_types import FeatureFrame, ReplayFrame
+from label_pipeline.inputs import file_identity, normalize_features, normalize_replay, read_symbol_slice
+from label_pipeline.manifest import versioned_output
+from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, run_symbol_partitions
+from label_pipeline.resources import RunsRoot
+
+INPUT_CODE_VERSION = "inputs-1"
+
+
+def _slice_output(frame: pd.DataFrame, source_path: Path) -> Output:
+    times = frame["event_time"]
+    metadata = {
+        "first_event_time": str(times.min()) if len(frame) else "",
+        "last_event_time": str(times.max()) if len(frame) else "",
+        "source_file": MetadataValue.json(file_identity(source_path)),
+    }
+    return versioned_output(frame, metadata)
+
+
+@asset(
+    partitions_def=run_symbol_partitions,
+    dagster_type=FeatureFrame,
+    io_manager_key="label_store",
+    code_version=INPUT_CODE_VERSION,
+    group_name="inputs",
+    kinds={"parquet", "pandas"},
+)
+def feature_frame(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
+    """One symbol's rows of ``{run}/feature/feature_frame.parquet``, in file order, event_time in UTC."""
+    keys = context.partition_key.keys_by_dimension
+    files = runs_root.files(keys[RUN_DIM])
+    frame = normalize_features(read_symbol_slice(files, "feature", keys[SYMBOL_DIM]))
+    return _slice_output(frame, files.feature)
+
+
+@asset(
+    partitions_def=run_symbol_partitions,
+    dagster_type=ReplayFrame,
+    io_manager_key="label_store",
+    code_version=INPUT_CODE_VERSION,
+    group_name="inputs",
+    kinds={"parquet", "pandas"},
+)
+def replay_1m(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
+    """One symbol's 1-minute bars of ``{run}/replay/replay_1m.parquet``, stably sorted by event_time."""
+    keys = context.partition_key.keys_by_dimension
+    files = runs_root.files(keys[RUN_DIM])
+    frame = normalize_replay(read_symbol_slice(files, "replay", keys[SYMBOL_DIM]))
+    return _slice_output(frame, files.replay)

@@ -1,0 +1,62 @@
+"""Resources: how the assets reach the kernel, the configs and the input runs."""
+
+import numpy as np
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field
+
+from label_pipeline.config import EffectiveConfig, load_effective_config
+from label_pipeline.inputs import RunFiles, run_files
+from label_pipeline.kernel import path_stats as kernel
+
+
+class PathStatsKernel(ConfigurableResource):
+    """The one path-statistics implementation, shared by entry and continue/exit/risk labels."""
+
+    warm_up: bool = Field(
+        default=True, description="Load the compiled kernel when a step starts, not on its first call."
+    )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.warm_up:
+            kernel.warm_up()
+
+    def compute(
+        self,
+        open_time_ms: np.ndarray,
+        close: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        spread_bps: np.ndarray,
+        horizon: int,
+        target_bps: float,
+        stop_bps: float,
+    ) -> kernel.PathStats:
+        return kernel.compute_path_stats(
+            open_time_ms, close, high, low, spread_bps, horizon, target_bps, stop_bps
+        )
+
+
+class LabelConfig(ConfigurableResource):
+    """Label and cost overrides (partial JSON files merged into the reference defaults) and the plan id."""
+
+    label_config_path: str | None = Field(
+        default=None, description="Partial JSON override of the label config."
+    )
+    cost_config_path: str | None = Field(
+        default=None, description="Partial JSON override of the cost config."
+    )
+    price_plan_id: str = Field(
+        default="default", description="Identifier of the price plan written into entry labels."
+    )
+
+    def effective(self) -> EffectiveConfig:
+        return load_effective_config(self.label_config_path, self.cost_config_path, self.price_plan_id)
+
+
+class RunsRoot(ConfigurableResource):
+    """The folder of input runs, ``{root}/{run_id}/feature|replay/...`` as the reference lays them out."""
+
+    root: str = Field(description="Runs root (env LABEL_PIPELINE_RUNS_ROOT).")
+
+    def files(self, run_id: str) -> RunFiles:
+        return run_files(self.root, run_id)
