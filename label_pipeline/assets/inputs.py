@@ -7,15 +7,38 @@ downstream turn stale exactly when a symbol's own data changed, not when another
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
 
 from label_pipeline.dagster_types import FeatureFrame, ReplayFrame
-from label_pipeline.inputs import file_identity, normalize_features, normalize_replay, read_symbol_slice
+from label_pipeline.inputs import (
+    InputDataError,
+    file_identity,
+    normalize_features,
+    normalize_replay,
+    read_symbol_slice,
+)
 from label_pipeline.manifest import versioned_output
 from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, run_symbol_partitions
 from label_pipeline.resources import RunsRoot
 
 INPUT_CODE_VERSION = "inputs-1"
+
+
+def _read_slice(runs_root: RunsRoot, context: AssetExecutionContext, which: str) -> tuple[pd.DataFrame, Path]:
+    """Read and normalise the partition's slice; bad input becomes a Dagster ``Failure`` whose
+    description is the whole explanation, so the UI shows it at the top of the failed step."""
+    keys = context.partition_key.keys_by_dimension
+    files = runs_root.files(keys[RUN_DIM])
+    try:
+        frame = read_symbol_slice(files, which, keys[SYMBOL_DIM])
+        frame = normalize_features(frame) if which == "feature" else normalize_replay(frame)
+    except InputDataError as exc:
+        raise Failure(
+            description=str(exc),
+            metadata={"run_id": keys[RUN_DIM], "symbol": keys[SYMBOL_DIM], "file": str(getattr(files, which))},
+            allow_retries=False,
+        ) from exc
+    return frame, getattr(files, which)
 
 
 def _slice_output(frame: pd.DataFrame, source_path: Path) -> Output:
@@ -38,10 +61,7 @@ def _slice_output(frame: pd.DataFrame, source_path: Path) -> Output:
 )
 def feature_frame(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
     """One symbol's rows of ``{run}/feature/feature_frame.parquet``, in file order, event_time in UTC."""
-    keys = context.partition_key.keys_by_dimension
-    files = runs_root.files(keys[RUN_DIM])
-    frame = normalize_features(read_symbol_slice(files, "feature", keys[SYMBOL_DIM]))
-    return _slice_output(frame, files.feature)
+    return _slice_output(*_read_slice(runs_root, context, "feature"))
 
 
 @asset(
@@ -54,7 +74,4 @@ def feature_frame(context: AssetExecutionContext, runs_root: RunsRoot) -> Output
 )
 def replay_1m(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
     """One symbol's 1-minute bars of ``{run}/replay/replay_1m.parquet``, stably sorted by event_time."""
-    keys = context.partition_key.keys_by_dimension
-    files = runs_root.files(keys[RUN_DIM])
-    frame = normalize_replay(read_symbol_slice(files, "replay", keys[SYMBOL_DIM]))
-    return _slice_output(frame, files.replay)
+    return _slice_output(*_read_slice(runs_root, context, "replay"))
