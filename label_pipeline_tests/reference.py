@@ -2,6 +2,7 @@
 
 The reference is optional: tests that need it skip when it is absent, while the committed golden
 fixtures keep parity covered on their own."""
+
 from __future__ import annotations
 
 import os
