@@ -31,7 +31,12 @@ def _column_bytes(series: pd.Series) -> bytes:
         values = np.where(np.isnan(values), _CANONICAL_NAN, values)
         return np.ascontiguousarray(values).tobytes()
     # Strings, mixed objects, categoricals: a fixed-key SipHash per value, stable across platforms.
-    hashed = pd.util.hash_array(series.astype(object).to_numpy(), categorize=False)
+    values = series.astype(object).to_numpy()
+    if len(values) and isinstance(values[0], str) and (values == values[0]).all():
+        # constant columns (symbol, plan id, label version...) are common and hash in O(1)
+        hashed = np.repeat(pd.util.hash_array(values[:1], categorize=False), len(values))
+    else:
+        hashed = pd.util.hash_array(values, categorize=False)
     return np.ascontiguousarray(hashed.astype("<u8")).tobytes()
 
 

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,7 +67,7 @@ def test_failed_write_keeps_the_old_file(tmp_path) -> None:
     path = storage_path(tmp_path, "asset", "run", "S")
     write_parquet_atomic(_frame(), path)
     before = open(path.path, "rb").read()
-    with pytest.raises(Exception):
+    with pytest.raises(pa.ArrowException):
         write_parquet_atomic(pd.DataFrame({"bad": [object()]}), path)
     assert open(path.path, "rb").read() == before
     assert len(list((tmp_path / "asset" / "run").iterdir())) == 1

@@ -28,36 +28,6 @@ DIRECTION_COLUMNS = [
     "label_version",
 ]
 
-PATH_STAT_COLUMNS = [
-    "symbol",
-    "open_time_ms",
-    "side",
-    "target_hit",
-    "stop_hit",
-    "timeout_hit",
-    "ambiguous_hit",
-    "time_to_target_ms",
-    "time_to_stop_ms",
-    "gross_edge_bps",
-    "future_return_bps",
-    "mfe_bps",
-    "mae_bps",
-    "future_spread_p80",
-    "future_realized_vol_bps",
-]
-
-FEATURE_JOIN_COLUMNS = [
-    "sample_id",
-    "symbol",
-    "event_time",
-    "open_time_ms",
-    "split_id",
-    "walk_forward_fold",
-    "spread_bps",
-    "spread_rank_24h_pct",
-    "realized_vol_15m_bps",
-]
-
 ENTRY_COLUMNS = [
     "sample_id",
     "symbol",

@@ -10,8 +10,9 @@ import pandas as pd
 
 from label_pipeline.config import LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
-from label_pipeline.labels.columns import CONTINUE_COLUMNS, EXIT_COLUMNS, FEATURE_JOIN_COLUMNS, RISK_COLUMNS
-from label_pipeline.labels.path_stats_frame import side_frame
+from label_pipeline.labels.columns import CONTINUE_COLUMNS, EXIT_COLUMNS, RISK_COLUMNS
+from label_pipeline.labels.joins import inner_match, take
+from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
 
 
 def build_continue_exit_risk_labels(
@@ -23,18 +24,20 @@ def build_continue_exit_risk_labels(
     plan: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``stats`` are the path stats of ``replay`` at the continue horizon and the plan's barriers."""
-    symbol = replay["symbol"].iloc[0] if len(replay) else ""
-    open_ms = replay["open_time_ms"].to_numpy()
     stop_bps = float(plan["stopDistanceBps"])
-    long_stats = side_frame(stats, "LONG", symbol, open_ms).drop(columns=["side"]).add_prefix("long_")
-    short_stats = side_frame(stats, "SHORT", symbol, open_ms).drop(columns=["side"]).add_prefix("short_")
-    long_stats = long_stats.rename(columns={"long_symbol": "symbol", "long_open_time_ms": "open_time_ms"})
-    short_stats = short_stats.rename(columns={"short_symbol": "symbol", "short_open_time_ms": "open_time_ms"})
-    feature_columns = list(FEATURE_JOIN_COLUMNS)
+    stat_ms = replay["open_time_ms"].to_numpy(dtype="int64")[stats.row_index]
+    left, right = inner_match(features["open_time_ms"].to_numpy(dtype="int64"), stat_ms, "replay_1m")
+    feature_columns = ["sample_id", "symbol", "event_time", "split_id", "walk_forward_fold", "spread_rank_24h_pct", "realized_vol_15m_bps"]
     if "ret_15m_bps" in features.columns:
         feature_columns.append("ret_15m_bps")
-    merged = features[feature_columns].merge(long_stats, on=["symbol", "open_time_ms"], how="inner")
-    merged = merged.merge(short_stats, on=["symbol", "open_time_ms"], how="inner")
+    # The reference's inner merges of the feature frame with the LONG and then the SHORT stats:
+    # both sides have the same valid rows, so one match serves both.
+    columns = {c: take(features[c], left) for c in feature_columns}
+    for prefix, side in (("long", stats.long), ("short", stats.short)):
+        for field, dtype in SIDE_FIELDS.items():
+            columns[f"{prefix}_{field}"] = np.asarray(getattr(side, field), dtype=dtype)[right]
+    columns["long_future_realized_vol_bps"] = np.asarray(stats.future_realized_vol_bps, dtype="float64")[right]
+    merged = pd.DataFrame(columns)
 
     min_continue = float(label_config["continue"]["min_expected_continue_edge_bps"])
     adverse_threshold = float(label_config["exit"]["adverse_move_bps"])

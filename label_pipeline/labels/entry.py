@@ -1,16 +1,27 @@
 """Entry labels: for each feature row and side, whether the best move over the holding window
 clears costs plus the required edge (``MAX_FUTURE_EDGE_V1``)."""
-
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from label_pipeline.config import ENTRY_LABEL_METHOD, LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
-from label_pipeline.labels.columns import ENTRY_COLUMNS, FEATURE_JOIN_COLUMNS
-from label_pipeline.labels.path_stats_frame import both_sides_frame
+from label_pipeline.labels.columns import ENTRY_COLUMNS
+from label_pipeline.labels.joins import inner_match, take
+from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
+
+_PASS_THROUGH = ["sample_id", "symbol", "event_time"]
+_TAIL = ["split_id", "walk_forward_fold"]
+
+
+def _interleave(long: np.ndarray, short: np.ndarray, dtype: str) -> np.ndarray:
+    out = np.empty(2 * len(long), dtype=dtype)
+    out[0::2] = long
+    out[1::2] = short
+    return out
 
 
 def build_entry_labels(
@@ -21,22 +32,31 @@ def build_entry_labels(
     cost_bps: float,
     plan: dict[str, Any],
 ) -> pd.DataFrame:
-    """``stats`` are the path stats of ``replay`` at the entry horizon and barriers."""
-    symbol_stats = both_sides_frame(stats, _symbol_of(replay), replay["open_time_ms"].to_numpy())
-    merged = features[FEATURE_JOIN_COLUMNS].merge(symbol_stats, on=["symbol", "open_time_ms"], how="inner")
-    merged["max_achievable_gross_edge_bps"] = merged["mfe_bps"]
-    merged["max_achievable_net_edge_bps"] = merged["max_achievable_gross_edge_bps"] - cost_bps
-    merged["expected_net_edge_bps"] = merged["max_achievable_net_edge_bps"]
-    merged["entry_target"] = (
-        merged["max_achievable_net_edge_bps"] >= float(entry_config["min_expected_net_edge_bps"])
-    ).astype("int8")
-    merged["price_plan_id"] = plan["pricePlanId"]
-    merged["price_plan_hash"] = plan["pricePlanConfigHash"]
-    merged["cost_bps"] = cost_bps
-    merged["label_method"] = ENTRY_LABEL_METHOD
-    merged["label_version"] = LABEL_VERSION
-    return merged[ENTRY_COLUMNS].copy()
+    """``stats`` are the path stats of ``replay`` at the entry horizon and barriers.
 
-
-def _symbol_of(replay: pd.DataFrame) -> str:
-    return replay["symbol"].iloc[0] if len(replay) else ""
+    Rows follow the feature rows, LONG then SHORT for each, as the reference's inner merge of the
+    feature frame with its LONG-then-SHORT stats gives them.
+    """
+    stat_ms = replay["open_time_ms"].to_numpy(dtype="int64")[stats.row_index]
+    left, right = inner_match(features["open_time_ms"].to_numpy(dtype="int64"), stat_ms, "replay_1m")
+    rows = np.repeat(left, 2)
+    n = len(rows)
+    columns: dict[str, Any] = {c: take(features[c], rows) for c in _PASS_THROUGH}
+    columns["side"] = np.tile(np.array(["LONG", "SHORT"], dtype=object), len(left))
+    columns["price_plan_id"] = np.full(n, plan["pricePlanId"], dtype=object)
+    columns["price_plan_hash"] = np.full(n, plan["pricePlanConfigHash"], dtype=object)
+    for field, dtype in SIDE_FIELDS.items():
+        long, short = np.asarray(getattr(stats.long, field), dtype=dtype), np.asarray(getattr(stats.short, field), dtype=dtype)
+        columns[field] = _interleave(long[right], short[right], dtype)
+    mfe = columns["mfe_bps"]
+    net = mfe - cost_bps
+    columns["max_achievable_gross_edge_bps"] = mfe.copy()
+    columns["max_achievable_net_edge_bps"] = net
+    columns["cost_bps"] = np.full(n, cost_bps, dtype="float64")
+    columns["expected_net_edge_bps"] = net.copy()
+    columns["entry_target"] = (net >= float(entry_config["min_expected_net_edge_bps"])).astype("int8")
+    columns["label_method"] = np.full(n, ENTRY_LABEL_METHOD, dtype=object)
+    for c in _TAIL:
+        columns[c] = take(features[c], rows)
+    columns["label_version"] = np.full(n, LABEL_VERSION, dtype=object)
+    return pd.DataFrame(columns)[ENTRY_COLUMNS]
