@@ -37,7 +37,7 @@ def build_continue_exit_risk_labels(
         for field, dtype in SIDE_FIELDS.items():
             columns[f"{prefix}_{field}"] = np.asarray(getattr(side, field), dtype=dtype)[right]
     columns["long_future_realized_vol_bps"] = np.asarray(stats.future_realized_vol_bps, dtype="float64")[right]
-    merged = pd.DataFrame(columns)
+    merged = pd.DataFrame(columns, copy=False)
 
     min_continue = float(label_config["continue"]["min_expected_continue_edge_bps"])
     adverse_threshold = float(label_config["exit"]["adverse_move_bps"])

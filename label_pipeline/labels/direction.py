@@ -8,7 +8,9 @@ import pandas as pd
 
 from label_pipeline.config import LABEL_VERSION
 from label_pipeline.labels.columns import DIRECTION_COLUMNS
-from label_pipeline.labels.joins import left_lookup, take
+from label_pipeline.labels.joins import constant, left_lookup, take
+
+_LABELS = np.array(["LONG", "SHORT", "NEUTRAL"], dtype=object)
 
 
 def build_direction_labels(features: pd.DataFrame, replay: pd.DataFrame, direction_config: dict[str, Any]) -> pd.DataFrame:
@@ -22,11 +24,12 @@ def build_direction_labels(features: pd.DataFrame, replay: pd.DataFrame, directi
     future_close = left_lookup(open_ms + horizon * 60_000, bar_ms, bar_close, "replay_1m")
     with np.errstate(all="ignore"):
         future_return = (future_close / close - 1.0) * 10000.0
-    label = np.select(
+    code = np.select(
         [future_return >= float(direction_config["long_threshold_bps"]), future_return <= float(direction_config["short_threshold_bps"])],
-        ["LONG", "SHORT"],
-        default="NEUTRAL",
-    ).astype(object)
+        [0, 1],
+        default=2,
+    )
+    label = _LABELS[code]  # shared string objects, not one new string per row
     keep = np.flatnonzero(~np.isnan(future_return))
     label = label[keep]
     out = pd.DataFrame(
@@ -42,7 +45,7 @@ def build_direction_labels(features: pd.DataFrame, replay: pd.DataFrame, directi
             "neutral_target": (label == "NEUTRAL").astype("int8"),
             "split_id": take(features["split_id"], keep),
             "walk_forward_fold": take(features["walk_forward_fold"], keep),
-            "label_version": np.full(len(keep), LABEL_VERSION, dtype=object),
+            "label_version": constant(len(keep), LABEL_VERSION),
         }
     )
     return out[DIRECTION_COLUMNS]

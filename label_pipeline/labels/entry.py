@@ -10,7 +10,7 @@ import pandas as pd
 from label_pipeline.config import ENTRY_LABEL_METHOD, LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
 from label_pipeline.labels.columns import ENTRY_COLUMNS
-from label_pipeline.labels.joins import inner_match, take
+from label_pipeline.labels.joins import constant, inner_match, take
 from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
 
 _PASS_THROUGH = ["sample_id", "symbol", "event_time"]
@@ -43,8 +43,8 @@ def build_entry_labels(
     n = len(rows)
     columns: dict[str, Any] = {c: take(features[c], rows) for c in _PASS_THROUGH}
     columns["side"] = np.tile(np.array(["LONG", "SHORT"], dtype=object), len(left))
-    columns["price_plan_id"] = np.full(n, plan["pricePlanId"], dtype=object)
-    columns["price_plan_hash"] = np.full(n, plan["pricePlanConfigHash"], dtype=object)
+    columns["price_plan_id"] = constant(n, plan["pricePlanId"])
+    columns["price_plan_hash"] = constant(n, plan["pricePlanConfigHash"])
     for field, dtype in SIDE_FIELDS.items():
         long, short = np.asarray(getattr(stats.long, field), dtype=dtype), np.asarray(getattr(stats.short, field), dtype=dtype)
         columns[field] = _interleave(long[right], short[right], dtype)
@@ -55,8 +55,9 @@ def build_entry_labels(
     columns["cost_bps"] = np.full(n, cost_bps, dtype="float64")
     columns["expected_net_edge_bps"] = net.copy()
     columns["entry_target"] = (net >= float(entry_config["min_expected_net_edge_bps"])).astype("int8")
-    columns["label_method"] = np.full(n, ENTRY_LABEL_METHOD, dtype=object)
+    columns["label_method"] = constant(n, ENTRY_LABEL_METHOD)
     for c in _TAIL:
         columns[c] = take(features[c], rows)
-    columns["label_version"] = np.full(n, LABEL_VERSION, dtype=object)
-    return pd.DataFrame(columns)[ENTRY_COLUMNS]
+    columns["label_version"] = constant(n, LABEL_VERSION)
+    # copy=False: the columns are fresh arrays; consolidating them would double the peak memory
+    return pd.DataFrame({c: columns[c] for c in ENTRY_COLUMNS}, copy=False)

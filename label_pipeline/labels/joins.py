@@ -54,3 +54,14 @@ def take(series: pd.Series, positions: np.ndarray) -> pd.Series:
     """Rows of ``series`` at ``positions`` with a fresh index and the same dtype (pass-through
     columns such as ids and splits keep whatever dtype the feature frame gave them)."""
     return series.take(positions).reset_index(drop=True)
+
+
+def constant(n: int, value: object) -> np.ndarray:
+    """An object column holding one shared ``value`` n times.
+
+    ``np.full(n, "text", dtype=object)`` makes n separate string objects (it goes through a unicode
+    array); ``fill`` stores one reference, which matters at a million rows per column.
+    """
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
