@@ -2,7 +2,8 @@
 
 A run directory holds all symbols in one file each (the reference's layout). A partition reads only
 its symbol's rows (filter pushdown) and only the columns the labels use, so labelling one symbol
-of a large run costs what that symbol costs.
+of a large run costs what that symbol costs. File-level problems (missing, unreadable, missing
+columns, no rows for the symbol) are checked here; the rows themselves by ``label_pipeline.validation``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from label_pipeline.keys import RUN_DIMENSION, PartitionKeyError, validate_key
+from label_pipeline.validation import InputDataError, validate_feature_slice, validate_replay_slice
+
+__all__ = [
+    "FEATURE_OPTIONAL",
+    "FEATURE_READ",
+    "FEATURE_RELPATH",
+    "FEATURE_REQUIRED",
+    "REPLAY_RELPATH",
+    "REPLAY_REQUIRED",
+    "InputDataError",
+    "RunFiles",
+    "file_identity",
+    "normalize_features",
+    "normalize_replay",
+    "read_symbol_slice",
+    "run_files",
+]
 
 FEATURE_REQUIRED = (
     "sample_id",
@@ -39,10 +59,6 @@ FEATURE_RELPATH = ("feature", "feature_frame.parquet")
 REPLAY_RELPATH = ("replay", "replay_1m.parquet")
 
 
-class InputDataError(ValueError):
-    """Input data that cannot be labelled; the message names the run, file, columns and rows."""
-
-
 @dataclass(frozen=True)
 class RunFiles:
     run_id: str
@@ -52,6 +68,12 @@ class RunFiles:
 
 
 def run_files(runs_root: str | os.PathLike[str], run_id: str) -> RunFiles:
+    """The run's two input files. The run id names one folder under the runs root, so an id that
+    is not a plain folder name (``..``, ``a/b``, ...) is refused rather than joined into a path."""
+    try:
+        validate_key(run_id, RUN_DIMENSION)
+    except PartitionKeyError as exc:
+        raise InputDataError(f"run {run_id!r} cannot be read: {exc}") from exc
     run_dir = Path(runs_root) / run_id
     return RunFiles(run_id, run_dir, run_dir.joinpath(*FEATURE_RELPATH), run_dir.joinpath(*REPLAY_RELPATH))
 
@@ -68,6 +90,11 @@ def _check_exists(files: RunFiles, path: Path, what: str) -> None:
             f"run {files.run_id!r}: run directory {files.run_dir} does not exist; check LABEL_PIPELINE_RUNS_ROOT "
             "and the run id, or remove the run_id partition"
         )
+    if path.is_dir():
+        raise InputDataError(
+            f"run {files.run_id!r}: {what} file {path} is a directory, not a parquet file; the run directory "
+            f"must hold {'/'.join(FEATURE_RELPATH)} and {'/'.join(REPLAY_RELPATH)} as single files"
+        )
     if not path.is_file():
         raise InputDataError(
             f"run {files.run_id!r}: {what} file {path} does not exist; the run directory must hold "
@@ -75,12 +102,28 @@ def _check_exists(files: RunFiles, path: Path, what: str) -> None:
         )
 
 
+def _unreadable(files: RunFiles, which: str, path: Path, exc: BaseException) -> InputDataError:
+    return InputDataError(
+        f"run {files.run_id!r}: {which} file {path} is not a readable parquet file "
+        f"({type(exc).__name__}: {exc}); it may be truncated, corrupt or another format. Rewrite it from its "
+        "source (nothing is stored from this file; the partition's stored labels stay as they were)"
+    )
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    is_view = getattr(pa.types, "is_string_view", lambda _: False)  # pyarrow >= 16
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or is_view(type_)
+
+
 def read_symbol_slice(
     files: RunFiles,
     which: str,
     symbol: str,
 ) -> pd.DataFrame:
-    """Read ``symbol``'s rows of the run's feature or replay file, with the columns the labels use."""
+    """Read ``symbol``'s rows of the run's feature or replay file, with the columns the labels use,
+    and check them against the input contract (``label_pipeline.validation``)."""
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -88,29 +131,49 @@ def read_symbol_slice(
     else:
         raise ValueError(f"unknown input {which!r}")
     _check_exists(files, path, which)
+    where = f"run {files.run_id!r}, symbol {symbol!r}: {which} file {path}"
     try:
         schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputDataError(
-            f"run {files.run_id!r}: {which} file {path} is not a readable parquet file ({exc}); "
-            "rewrite it from its source"
-        ) from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(files, which, path, exc) from exc
     missing = [c for c in required if c not in schema.names]
     if missing:
         raise InputDataError(
-            f"run {files.run_id!r}, symbol {symbol!r}: {which} file {path} is missing required columns {missing}; "
-            f"it has {schema.names}"
+            f"{where} is missing required columns {missing}; it has {schema.names}. Add them in the source "
+            "(the reference's input contract requires them) and rewrite the file"
+        )
+    symbol_type = schema.field("symbol").type
+    if not (_is_text(symbol_type) or pa.types.is_null(symbol_type)):  # null: no symbol at all (empty file)
+        raise InputDataError(
+            f"{where}: column 'symbol' has type {symbol_type}; it must be a string column. Nothing is converted: "
+            "write the symbols as strings in the source and rewrite the file"
         )
     columns = list(read) + [c for c in optional if c in schema.names]
-    table = pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)])
-    if table.num_rows == 0:
-        present = pc.unique(pq.read_table(path, columns=["symbol"]).column("symbol")).to_pylist()
+    try:
+        if pa.types.is_null(symbol_type):
+            frame, present = pd.DataFrame(columns=columns), []
+        else:
+            table = pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)])
+            frame = table.to_pandas()
+            present = (
+                pc.unique(pq.read_table(path, columns=["symbol"]).column("symbol")).to_pylist()
+                if not len(frame)
+                else []
+            )
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(files, which, path, exc) from exc
+    if len(frame) == 0:
+        present = sorted(str(s) for s in present if s is not None)
         raise InputDataError(
             f"run {files.run_id!r}: symbol {symbol!r} has no rows in {which} file {path}; "
-            f"symbols present: {sorted(map(str, present))[:20]}{' ...' if len(present) > 20 else ''}. "
+            f"symbols present: {present[:20]}{' ...' if len(present) > 20 else ''}. "
             "Remove the partition or add the symbol's data"
         )
-    return table.to_pandas()
+    if which == "feature":
+        validate_feature_slice(frame, where)
+    else:
+        validate_replay_slice(frame, where)
+    return frame
 
 
 def normalize_features(frame: pd.DataFrame) -> pd.DataFrame:

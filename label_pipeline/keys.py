@@ -2,15 +2,22 @@
 
 Dagster does not validate dynamic partition keys, yet ``|`` and ``,`` break multi-partition
 addressing and the UI's backfill dialog. Symbols such as ``BTC/USDT`` are common, so a key is
-never used raw in a path: it is percent-encoded into one safe, reversible segment.
+never used raw in a path: it is percent-encoded into one safe, reversible segment. A run id also
+names the run's folder under the runs root, so it must be a plain folder name.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote, unquote
 
+RUN_DIMENSION = "run_id"  # the run dimension's name (label_pipeline.partitions.RUN_DIM)
 MAX_KEY_LENGTH = 200
+# The encoded key is a file name ({segment}.parquet, and its temporary .{segment}.parquet.*.tmp
+# sibling): 200 keeps both below the 255-byte limit of common file systems.
+MAX_SEGMENT_LENGTH = 200
 _FORBIDDEN = {"|": "pipe", ",": "comma", "\x00": "NUL", "\n": "newline", "\r": "carriage return", "\t": "tab"}
+_RUN_ID_FORBIDDEN = {"/": "slash", "\\": "backslash"}
 
 
 class PartitionKeyError(ValueError):
@@ -18,7 +25,7 @@ class PartitionKeyError(ValueError):
 
 
 def validate_key(key: str, dimension: str) -> str:
-    """Refuse keys that Dagster or the UI cannot address; return the key unchanged otherwise."""
+    """Refuse keys that Dagster, the UI or the file layout cannot address; return the key unchanged."""
     if not isinstance(key, str):
         raise PartitionKeyError(f"{dimension} key must be a string, got {type(key).__name__}: {key!r}")
     if key == "" or key.strip() == "":
@@ -35,6 +42,31 @@ def validate_key(key: str, dimension: str) -> str:
                 f"{dimension} key {key!r} contains a {name} ({char!r}), which Dagster multi-partition keys "
                 "cannot carry; rename the run directory or symbol"
             )
+    controls = sorted({c for c in key if unicodedata.category(c) == "Cc"})
+    if controls:
+        raise PartitionKeyError(
+            f"{dimension} key {key!r} contains control characters {controls}; rename the run directory or symbol"
+        )
+    if key in (".", ".."):
+        raise PartitionKeyError(
+            f"{dimension} key {key!r} is a relative path name, not a name; rename the run directory or symbol"
+        )
+    if dimension == RUN_DIMENSION:
+        for char, name in _RUN_ID_FORBIDDEN.items():
+            if char in key:
+                raise PartitionKeyError(
+                    f"{dimension} key {key!r} contains a {name} ({char!r}); a run id is the name of one folder "
+                    "under the runs root: rename the run directory"
+                )
+    try:
+        segment_length = len(encode_segment(key))
+    except UnicodeEncodeError as exc:
+        raise PartitionKeyError(f"{dimension} key {key!r} is not valid Unicode text ({exc.reason})") from exc
+    if segment_length > MAX_SEGMENT_LENGTH:
+        raise PartitionKeyError(
+            f"{dimension} key {key!r} encodes to a {segment_length}-character file name (characters other "
+            f"than A-Z a-z 0-9 _ . - take 3 or more each); the limit is {MAX_SEGMENT_LENGTH}: use a shorter name"
+        )
     return key
 
 
@@ -42,7 +74,7 @@ def encode_segment(key: str) -> str:
     """One path segment for ``key``: percent-encoding of everything but ``[A-Za-z0-9_.-]``.
 
     A leading dot is encoded too, so ``.`` and ``..`` can never walk out of the storage root and
-    no partition becomes a hidden file.
+    no partition becomes a hidden file (hidden names are reserved for temporary files).
     """
     segment = quote(key, safe="-_.")
     return "%2E" + segment[1:] if segment.startswith(".") else segment

@@ -6,14 +6,17 @@ Layout under the storage root (a local path or any fsspec URL)::
     {root}/{asset}/{run_id}.parquet              run_id assets (price_plan_context)
 
 Each key is percent-encoded into one path segment (``BTC/USDT`` -> ``BTC%2FUSDT``), so no key can
-nest directories or leave the root, and the files open with plain pandas or pyarrow.
+nest directories or leave the root, and the files open with plain pandas or pyarrow. Writes are
+atomic (``write_parquet_atomic``); hidden ``.*.tmp`` files are in-flight or abandoned writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import socket
 import tempfile
-import uuid
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,35 +33,135 @@ from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM
 def storage_path(
     root: str | os.PathLike[str], asset_name: str, run_id: str, symbol: str | None = None
 ) -> UPath:
-    """Where an asset partition's file lives; the one place that maps keys to paths."""
+    """Where an asset partition's file lives; the one place that maps keys to paths.
+
+    Every key passes through ``encode_segment`` (one segment, never ``.``/``..``, never hidden), so
+    the path is always a file two or three levels below ``root``; a local path is checked anyway.
+    """
+    if run_id == "" or symbol == "":
+        raise ValueError(f"{asset_name}: an empty partition key cannot name a stored file")
     base = UPath(root) / asset_name / encode_segment(run_id)
-    if symbol is None:
-        return base.with_name(base.name + ".parquet")
-    return base / f"{encode_segment(symbol)}.parquet"
+    path = (
+        base.with_name(base.name + ".parquet")
+        if symbol is None
+        else base / f"{encode_segment(symbol)}.parquet"
+    )
+    if isinstance(path.fs, LocalFileSystem):
+        root_dir = os.path.abspath(UPath(root).path)
+        if os.path.commonpath([root_dir, os.path.abspath(path.path)]) != root_dir:
+            raise ValueError(
+                f"storage path {path} for {asset_name} {run_id!r}/{symbol!r} leaves the root {root_dir}"
+            )
+    return path
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: UPath) -> int:
+# Temporary files: ".{file name}.{host}-{pid}.{random}.tmp" beside the target. The leading dot hides
+# them from readers (``glob('*.parquet')``, pyarrow datasets skip hidden files); host and pid say
+# whose they are, so a later write of the same file removes those of dead local processes (a
+# process killed mid-write leaves its temporary file behind; nothing else can remove it then).
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+STALE_TEMP_SECONDS = 24 * 3600  # another host's temporary file is removed once it is this old
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: rely on the age rule
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(target: Path) -> list[Path]:
+    """Remove temporary files left beside ``target`` by writers that died (kill -9, power loss).
+
+    A temporary file of a live process on this host is left alone (it may be mid-write); one of
+    another host only once older than ``STALE_TEMP_SECONDS``. Returns what was removed.
+    """
+    removed = []
+    prefix = _temp_prefix(target)
+    try:
+        candidates = [
+            p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")
+        ]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        owner = candidate.name[len(prefix) :].split(".", 1)[0]
+        host, _, pid = owner.partition("-")
+        try:
+            if host == _HOST and pid.isdigit():
+                stale = not _pid_alive(int(pid))
+            else:
+                stale = time.time() - candidate.stat().st_mtime > STALE_TEMP_SECONDS
+            if stale:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue  # removed concurrently by another writer, or not ours to remove: best effort
+    return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable: fsync the directory entry (not possible on every platform)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(
+    frame: pd.DataFrame, path: UPath, file_metadata: dict[str, str] | None = None
+) -> int:
     """Write ``frame`` so that readers see the old file or the whole new one, never a part.
 
-    Locally: a temporary file in the same directory, fsync, then ``os.replace``. On object stores a
-    single PUT is already atomic, so the file is written in place. Returns the file size.
+    ``file_metadata`` goes into the parquet footer's key-value metadata, written with the data.
+
+    Locally: a hidden temporary file in the same directory, fsync, a check that its footer holds
+    every row, then ``os.replace`` (atomic on POSIX and Windows) and an fsync of the directory. A
+    process killed at any point leaves the old file or the new one, plus at most a hidden temporary
+    file that the next write of the same file removes. On object stores a single PUT is already
+    atomic, so the file is written in place. Returns the file size.
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    if file_metadata:
+        encoded = {k.encode(): v.encode() for k, v in file_metadata.items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
     if isinstance(path.fs, LocalFileSystem):
         target = Path(path.path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(target)
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=f".{uuid.uuid4().hex[:8]}.tmp", dir=target.parent
+            prefix=f"{_temp_prefix(target)}{_HOST}-{os.getpid()}.", suffix=".tmp", dir=target.parent
         )
         try:
             with os.fdopen(fd, "wb") as handle:
                 pq.write_table(table, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            stored_rows = pq.read_metadata(tmp).num_rows
+            if stored_rows != table.num_rows:
+                raise OSError(
+                    f"{tmp} holds {stored_rows} rows after writing {table.num_rows}; not replacing {target}"
+                )
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(target.parent)
         return target.stat().st_size
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
@@ -69,6 +172,21 @@ def write_parquet_atomic(frame: pd.DataFrame, path: UPath) -> int:
 def read_parquet(path: UPath) -> pd.DataFrame:
     with path.open("rb") as handle:
         return pq.read_table(handle).to_pandas()
+
+
+CONTENT_HASH_KEY = "label_pipeline.content_hash"
+ROW_COUNT_KEY = "label_pipeline.row_count"
+
+
+def stored_file_metadata(path: UPath) -> dict[str, str]:
+    """The label store's own entries of a stored file's footer: the ``content_hash`` and
+    ``dagster/row_count`` its materialization recorded, written atomically with the data. A file
+    whose footer hash differs from the partition's last recorded ``content_hash`` was written by a
+    materialization that did not finish recording (killed between the rename and the event)."""
+    with path.open("rb") as handle:
+        metadata = pq.read_schema(handle).metadata or {}
+    wanted = {CONTENT_HASH_KEY.encode(), ROW_COUNT_KEY.encode()}
+    return {k.decode(): v.decode() for k, v in metadata.items() if k in wanted}
 
 
 class LabelStoreIOManager(ConfigurableIOManager):
@@ -95,7 +213,11 @@ class LabelStoreIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         path = self._path(context)
-        size = write_parquet_atomic(obj, path)
+        recorded = {k: getattr(v, "value", v) for k, v in context.output_metadata.items()}
+        file_metadata = {ROW_COUNT_KEY: str(len(obj))}
+        if isinstance(recorded.get("content_hash"), str):
+            file_metadata[CONTENT_HASH_KEY] = recorded["content_hash"]
+        size = write_parquet_atomic(obj, path, file_metadata)
         context.add_output_metadata({"storage_path": MetadataValue.path(str(path)), "size_bytes": size})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:

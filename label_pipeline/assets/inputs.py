@@ -17,6 +17,7 @@ from label_pipeline.inputs import (
     normalize_replay,
     read_symbol_slice,
 )
+from label_pipeline.keys import PartitionKeyError, validate_key
 from label_pipeline.manifest import versioned_output
 from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, run_symbol_partitions
 from label_pipeline.resources import RunsRoot
@@ -25,17 +26,25 @@ INPUT_CODE_VERSION = "inputs-1"
 
 
 def _read_slice(runs_root: RunsRoot, context: AssetExecutionContext, which: str) -> tuple[pd.DataFrame, Path]:
-    """Read and normalise the partition's slice; bad input becomes a Dagster ``Failure`` whose
-    description is the whole explanation, so the UI shows it at the top of the failed step."""
+    """Read, check and normalise the partition's slice; bad input becomes a Dagster ``Failure`` whose
+    description is the whole explanation, so the UI shows it at the top of the failed step.
+
+    The keys are checked again here: a partition added outside ``register_partitions`` (the UI's
+    "add partition", the GraphQL API) has never been validated.
+    """
     keys = context.partition_key.keys_by_dimension
-    files = runs_root.files(keys[RUN_DIM])
+    run_id, symbol = keys[RUN_DIM], keys[SYMBOL_DIM]
+    source = ""
     try:
-        frame = read_symbol_slice(files, which, keys[SYMBOL_DIM])
+        validate_key(symbol, SYMBOL_DIM)
+        files = runs_root.files(run_id)  # validates the run id
+        source = str(getattr(files, which))
+        frame = read_symbol_slice(files, which, symbol)
         frame = normalize_features(frame) if which == "feature" else normalize_replay(frame)
-    except InputDataError as exc:
+    except (InputDataError, PartitionKeyError) as exc:
         raise Failure(
             description=str(exc),
-            metadata={"run_id": keys[RUN_DIM], "symbol": keys[SYMBOL_DIM], "file": str(getattr(files, which))},
+            metadata={"run_id": run_id, "symbol": symbol, "file": source},
             allow_retries=False,
         ) from exc
     return frame, getattr(files, which)

@@ -27,7 +27,15 @@ def build_continue_exit_risk_labels(
     stop_bps = float(plan["stopDistanceBps"])
     stat_ms = replay["open_time_ms"].to_numpy(dtype="int64")[stats.row_index]
     left, right = inner_match(features["open_time_ms"].to_numpy(dtype="int64"), stat_ms, "replay_1m")
-    feature_columns = ["sample_id", "symbol", "event_time", "split_id", "walk_forward_fold", "spread_rank_24h_pct", "realized_vol_15m_bps"]
+    feature_columns = [
+        "sample_id",
+        "symbol",
+        "event_time",
+        "split_id",
+        "walk_forward_fold",
+        "spread_rank_24h_pct",
+        "realized_vol_15m_bps",
+    ]
     if "ret_15m_bps" in features.columns:
         feature_columns.append("ret_15m_bps")
     # The reference's inner merges of the feature frame with the LONG and then the SHORT stats:
@@ -36,7 +44,9 @@ def build_continue_exit_risk_labels(
     for prefix, side in (("long", stats.long), ("short", stats.short)):
         for field, dtype in SIDE_FIELDS.items():
             columns[f"{prefix}_{field}"] = np.asarray(getattr(side, field), dtype=dtype)[right]
-    columns["long_future_realized_vol_bps"] = np.asarray(stats.future_realized_vol_bps, dtype="float64")[right]
+    columns["long_future_realized_vol_bps"] = np.asarray(stats.future_realized_vol_bps, dtype="float64")[
+        right
+    ]
     merged = pd.DataFrame(columns, copy=False)
 
     min_continue = float(label_config["continue"]["min_expected_continue_edge_bps"])

@@ -1,4 +1,5 @@
 """Direction labels: the sign of the close-to-close return over a fixed horizon."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,9 @@ from label_pipeline.labels.joins import constant, left_lookup, take
 _LABELS = np.array(["LONG", "SHORT", "NEUTRAL"], dtype=object)
 
 
-def build_direction_labels(features: pd.DataFrame, replay: pd.DataFrame, direction_config: dict[str, Any]) -> pd.DataFrame:
+def build_direction_labels(
+    features: pd.DataFrame, replay: pd.DataFrame, direction_config: dict[str, Any]
+) -> pd.DataFrame:
     """One row per feature row that has a close at t and at t + H, joined by timestamp (not by
     position), so a gap inside the horizon does not shift the exit bar."""
     horizon = int(direction_config["horizon_minutes"])
@@ -25,7 +28,10 @@ def build_direction_labels(features: pd.DataFrame, replay: pd.DataFrame, directi
     with np.errstate(all="ignore"):
         future_return = (future_close / close - 1.0) * 10000.0
     code = np.select(
-        [future_return >= float(direction_config["long_threshold_bps"]), future_return <= float(direction_config["short_threshold_bps"])],
+        [
+            future_return >= float(direction_config["long_threshold_bps"]),
+            future_return <= float(direction_config["short_threshold_bps"]),
+        ],
         [0, 1],
         default=2,
     )

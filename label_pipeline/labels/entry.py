@@ -1,5 +1,6 @@
 """Entry labels: for each feature row and side, whether the best move over the holding window
 clears costs plus the required edge (``MAX_FUTURE_EDGE_V1``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,7 +47,10 @@ def build_entry_labels(
     columns["price_plan_id"] = constant(n, plan["pricePlanId"])
     columns["price_plan_hash"] = constant(n, plan["pricePlanConfigHash"])
     for field, dtype in SIDE_FIELDS.items():
-        long, short = np.asarray(getattr(stats.long, field), dtype=dtype), np.asarray(getattr(stats.short, field), dtype=dtype)
+        long, short = (
+            np.asarray(getattr(stats.long, field), dtype=dtype),
+            np.asarray(getattr(stats.short, field), dtype=dtype),
+        )
         columns[field] = _interleave(long[right], short[right], dtype)
     mfe = columns["mfe_bps"]
     net = mfe - cost_bps

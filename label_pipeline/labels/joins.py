@@ -4,6 +4,7 @@ The reference joins with pandas merges on (symbol, open_time_ms). Within one sym
 with bar times strictly increasing (the input checks refuse duplicate and out-of-order bars), a
 merge is a binary search: same rows, same order (the left frame's), a fraction of the cost.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ def _require_increasing(keys: np.ndarray, what: str) -> None:
             )
 
 
-def inner_match(left_keys: np.ndarray, right_keys: np.ndarray, what: str = "bars") -> tuple[np.ndarray, np.ndarray]:
+def inner_match(
+    left_keys: np.ndarray, right_keys: np.ndarray, what: str = "bars"
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions (left, right) of every left row whose key is in ``right_keys``, in left order.
 
     Equals ``pandas.merge(how="inner")`` when the right keys are unique, which is required.
@@ -42,7 +45,9 @@ def inner_match(left_keys: np.ndarray, right_keys: np.ndarray, what: str = "bars
     return np.flatnonzero(hit), pos[hit].astype("int64")
 
 
-def left_lookup(left_keys: np.ndarray, right_keys: np.ndarray, values: np.ndarray, what: str = "bars") -> np.ndarray:
+def left_lookup(
+    left_keys: np.ndarray, right_keys: np.ndarray, values: np.ndarray, what: str = "bars"
+) -> np.ndarray:
     """``values`` at each left key's right row, NaN where there is none (a left merge's column)."""
     left_idx, right_idx = inner_match(left_keys, right_keys, what)
     out = np.full(len(left_keys), np.nan, dtype="float64")

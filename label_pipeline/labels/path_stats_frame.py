@@ -1,4 +1,5 @@
 """The bridge from one symbol's replay frame to the path-statistics kernel's arrays."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,7 +27,9 @@ SIDE_FIELDS = {
 }
 
 
-def compute_for_replay(kernel: KernelFn, replay: pd.DataFrame, horizon: int, target_bps: float, stop_bps: float) -> PathStats:
+def compute_for_replay(
+    kernel: KernelFn, replay: pd.DataFrame, horizon: int, target_bps: float, stop_bps: float
+) -> PathStats:
     """Run the kernel on one symbol's replay bars, already sorted by event time."""
     return kernel(
         replay["open_time_ms"].to_numpy(dtype="int64"),
