@@ -19,7 +19,7 @@ from label_pipeline.config import LABEL_VERSION
 from label_pipeline.definitions import build_definitions
 from label_pipeline.labels.columns import TARGET_COLUMN
 from label_pipeline.partitions import register_partitions
-from label_pipeline.runner import materialize_run, run_symbols
+from label_pipeline.runner import materialize_run, observe_run_inputs, run_symbols
 from label_pipeline.sample_data import generate_sample_run
 
 
@@ -93,10 +93,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    """Register a run's partitions on the instance of DAGSTER_HOME (what the run sensor does)."""
+    """Register a run's partitions on the instance of DAGSTER_HOME and observe its input files
+    (what the run sensor does), so the partitions turn stale when a symbol's data changes."""
     symbols = args.symbols or run_symbols(args.runs_root, args.run_id)
     with DagsterInstance.get() as instance:
         keys = register_partitions(instance, args.run_id, symbols)
+        observe_run_inputs(args.runs_root, instance, args.run_id)
     for key in keys:
         print(key)
     return 0

@@ -1,12 +1,33 @@
-"""The label assets, one per artifact of the reference, partitioned by (run_id, symbol)."""
+"""The label assets, one per artifact of the reference, partitioned by (run_id, symbol).
+
+Each asset evaluates its data checks (``label_pipeline.checks``) in the step that materializes the
+partition, on the frame already in memory: one partition's cost, and the result is recorded against
+that partition. The checks are blocking, so a bad entry frame never reaches position samples.
+"""
 
 import json
+import warnings
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, Output, asset, multi_asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    AssetsDefinition,
+    MetadataValue,
+    PartitionsDefinition,
+    PreviewWarning,
+    asset,
+    multi_asset,
+)
 
 from label_pipeline import dagster_types as types
-from label_pipeline.config import LABEL_VERSION
+from label_pipeline.checks import CHECK_DESCRIPTIONS, check_label_frame, check_names
+from label_pipeline.config import LABEL_VERSION, EffectiveConfig
 from label_pipeline.labels.columns import TARGET_COLUMN
 from label_pipeline.labels.continue_exit_risk import build_continue_exit_risk_labels
 from label_pipeline.labels.direction import build_direction_labels
@@ -24,6 +45,92 @@ from label_pipeline.resources import LabelConfig, PathStatsKernel
 LABEL_CODE_VERSION = f"{LABEL_VERSION}/1"
 GROUP = "labels"
 _PLAN_IN = AssetIn("price_plan_context", partition_mapping=plan_to_label_mapping)
+LABEL_ASSET_NAMES = (
+    "price_plan_context",
+    "direction_labels",
+    "entry_labels",
+    "position_state_samples",
+    "continue_labels",
+    "exit_labels",
+    "risk_labels",
+)
+
+
+def label_code_version(config_hash: str | None) -> str:
+    """The code version of every label asset: the code's version plus the effective config's hash.
+
+    The config (env vars and the JSON files they name) is part of what a label means, and every
+    label manifest records its ``config_hash``; folding it into the code version makes Dagster mark
+    every partition built with another config stale, in the UI and for the backfill schedule.
+    ``None`` (the config does not load) gives a version of its own; materializations then fail
+    with the config error.
+    """
+    return f"{LABEL_CODE_VERSION}+config.{config_hash[:16] if config_hash else 'invalid'}"
+
+
+def with_config_code_version(assets_defs: Sequence[AssetsDefinition], config_hash: str | None) -> list:
+    """``assets_defs`` with the label assets' code version set to ``label_code_version(config_hash)``."""
+    version = label_code_version(config_hash)
+    return [
+        a.map_asset_specs(
+            lambda spec: (
+                spec.replace_attributes(code_version=version)
+                if spec.key.to_user_string() in LABEL_ASSET_NAMES
+                else spec
+            )
+        )
+        if isinstance(a, AssetsDefinition)
+        else a
+        for a in assets_defs
+    ]
+
+
+CONTRACT_CHECK = "label_contract"
+
+
+def _check_specs(asset_name: str, partitions_def: PartitionsDefinition) -> list[AssetCheckSpec]:
+    """One blocking check per asset that evaluates every rule of ``label_pipeline.checks``.
+
+    One Dagster check rather than one per rule: each check costs two event-log writes per partition
+    (planned, evaluated), which on the SQLite instance cost more than labelling a day of bars. The
+    result's metadata lists every rule with its verdict and problems.
+    """
+    rules = "\n".join(f"- {name}: {CHECK_DESCRIPTIONS[name]}" for name in check_names(asset_name))
+    # Partitioned check specs (preview in 1.13) record each evaluation against its partition.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+        return [
+            AssetCheckSpec(
+                CONTRACT_CHECK,
+                asset=asset_name,
+                description=f"The reference's contract for {asset_name}:\n{rules}",
+                blocking=True,
+                partitions_def=partitions_def,
+            )
+        ]
+
+
+def _check_results(
+    asset_name: str, frame: pd.DataFrame, config: EffectiveConfig, entry_labels: pd.DataFrame | None = None
+) -> Iterator[AssetCheckResult]:
+    outcomes = check_label_frame(
+        asset_name,
+        frame,
+        max_hold_minutes=int(config.label["entry"]["max_hold_minutes"]),
+        entry_labels=entry_labels,
+    )
+    failed = [o for o in outcomes if not o.passed]
+    yield AssetCheckResult(
+        asset_key=asset_name,
+        check_name=CONTRACT_CHECK,
+        passed=not failed,
+        severity=AssetCheckSeverity.ERROR,
+        description=("failed: " + ", ".join(o.name for o in failed)) if failed else "every rule holds",
+        metadata={
+            "failed_rules": [o.name for o in failed],
+            "rules": MetadataValue.json({o.name: {"passed": o.passed, **o.metadata} for o in outcomes}),
+        },
+    )
 
 
 @asset(
@@ -33,13 +140,15 @@ _PLAN_IN = AssetIn("price_plan_context", partition_mapping=plan_to_label_mapping
     code_version=LABEL_CODE_VERSION,
     group_name=GROUP,
     kinds={"parquet", "pandas"},
+    check_specs=_check_specs("price_plan_context", run_partitions),
 )
-def price_plan_context(label_config: LabelConfig) -> Output:
+def price_plan_context(label_config: LabelConfig) -> Iterator:
     """The run's price plan: barriers, holding time, costs and the plan hash entry labels carry."""
     config = label_config.effective()
     context_json = build_plan(config)
-    return versioned_output(
-        price_plan_frame(context_json),
+    frame = price_plan_frame(context_json)
+    yield versioned_output(
+        frame,
         {
             "label_version": LABEL_VERSION,
             "config_hash": config.config_hash,
@@ -48,6 +157,7 @@ def price_plan_context(label_config: LabelConfig) -> Output:
             "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
         },
     )
+    yield from _check_results("price_plan_context", frame, config)
 
 
 @asset(
@@ -57,17 +167,19 @@ def price_plan_context(label_config: LabelConfig) -> Output:
     code_version=LABEL_CODE_VERSION,
     group_name=GROUP,
     kinds={"parquet", "pandas"},
+    check_specs=_check_specs("direction_labels", run_symbol_partitions),
 )
 def direction_labels(
     feature_frame: pd.DataFrame, replay_1m: pd.DataFrame, label_config: LabelConfig
-) -> Output:
+) -> Iterator:
     """LONG / SHORT / NEUTRAL by the close-to-close return over the direction horizon."""
     config = label_config.effective()
     frame = build_direction_labels(feature_frame, replay_1m, config.label["direction"])
     column = TARGET_COLUMN["direction_labels"]
-    return label_output(
+    yield label_output(
         frame, target_column=column, report_md=distribution_report(frame, column), config=config
     )
+    yield from _check_results("direction_labels", frame, config)
 
 
 @asset(
@@ -78,6 +190,7 @@ def direction_labels(
     code_version=LABEL_CODE_VERSION,
     group_name=GROUP,
     kinds={"parquet", "pandas"},
+    check_specs=_check_specs("entry_labels", run_symbol_partitions),
 )
 def entry_labels(
     feature_frame: pd.DataFrame,
@@ -85,7 +198,7 @@ def entry_labels(
     price_plan_context: pd.DataFrame,
     label_config: LabelConfig,
     path_stats: PathStatsKernel,
-) -> Output:
+) -> Iterator:
     """Target/stop first hit, MFE/MAE and the MAX_FUTURE_EDGE_V1 entry target, both sides."""
     config = label_config.effective()
     entry_conf = config.label["entry"]
@@ -100,9 +213,10 @@ def entry_labels(
         feature_frame, replay_1m, stats, entry_conf, config.cost_bps, plan_from_frame(price_plan_context)
     )
     column = TARGET_COLUMN["entry_labels"]
-    return label_output(
+    yield label_output(
         frame, target_column=column, report_md=distribution_report(frame, column), config=config
     )
+    yield from _check_results("entry_labels", frame, config)
 
 
 @asset(
@@ -112,15 +226,17 @@ def entry_labels(
     code_version=LABEL_CODE_VERSION,
     group_name=GROUP,
     kinds={"parquet", "pandas"},
+    check_specs=_check_specs("position_state_samples", run_symbol_partitions),
 )
-def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig) -> Output:
+def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig) -> Iterator:
     """Entry rows with entry_target == 1, as positions of age 0."""
     config = label_config.effective()
     frame = build_position_state_samples(entry_labels)
     column = TARGET_COLUMN["position_state_samples"]
-    return label_output(
+    yield label_output(
         frame, target_column=column, report_md=distribution_report(frame, column), config=config
     )
+    yield from _check_results("position_state_samples", frame, config, entry_labels=entry_labels)
 
 
 @multi_asset(
@@ -153,6 +269,11 @@ def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig
             kinds={"parquet", "pandas"},
         ),
     },
+    check_specs=[
+        *_check_specs("continue_labels", run_symbol_partitions),
+        *_check_specs("exit_labels", run_symbol_partitions),
+        *_check_specs("risk_labels", run_symbol_partitions),
+    ],
 )
 def continue_exit_risk_labels(
     context: AssetExecutionContext,
@@ -184,3 +305,5 @@ def continue_exit_risk_labels(
         yield label_output(
             frame, target_column=column, report_md=report, config=config, output_name=f"{name}_labels"
         )
+    for name, frame, _ in named:
+        yield from _check_results(f"{name}_labels", frame, config)
