@@ -1,0 +1,303 @@
+"""Deployment profiles without services: profile choice, environment checks, the executor wiring,
+the deploy/ files against the schemas that read them, and a label store given as a non-local URL.
+
+The real-services tests of the distributed profile are in test_distributed_backfill.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterInstance
+
+from label_pipeline import deployment
+from label_pipeline.definitions import build_definitions
+from label_pipeline.deployment import (
+    DEPLOY_DIR,
+    DISTRIBUTED,
+    KUBERNETES,
+    LOCAL,
+    DeploymentError,
+    apply_profile,
+    check_environment,
+    current_profile,
+    environment_problems,
+)
+from label_pipeline.runner import materialize_run
+from label_pipeline.sample_data import make_run_frames, write_run
+from label_pipeline.status import LABEL_JOB_ASSETS
+from label_pipeline.storage import storage_path
+
+GOOD_ENV = {
+    "LABEL_PIPELINE_STORAGE_ROOT": "s3://bucket/labels",
+    "LABEL_PIPELINE_RUNS_ROOT": "/mnt/shared/runs",
+    "LABEL_PIPELINE_CELERY_BROKER": "amqp://guest:guest@127.0.0.1:5672//",
+    "LABEL_PIPELINE_CELERY_BACKEND": "rpc://",
+}
+
+
+def test_the_profile_is_local_unless_the_variable_names_another() -> None:
+    assert current_profile({}) == LOCAL
+    assert current_profile({"LABEL_PIPELINE_PROFILE": ""}) == LOCAL
+    assert current_profile({"LABEL_PIPELINE_PROFILE": " Distributed "}) == DISTRIBUTED
+    assert current_profile({"LABEL_PIPELINE_PROFILE": "kubernetes"}) == KUBERNETES
+    with pytest.raises(DeploymentError, match="not a profile"):
+        current_profile({"LABEL_PIPELINE_PROFILE": "cluster"})
+
+
+def test_local_needs_nothing_and_distributed_refuses_machine_local_settings() -> None:
+    assert environment_problems(LOCAL, {}) == []
+    assert environment_problems(DISTRIBUTED, GOOD_ENV) == []
+    assert (
+        environment_problems(KUBERNETES, {**GOOD_ENV, "LABEL_PIPELINE_STORAGE_ROOT": "/mnt/nfs/labels"}) == []
+    )
+
+    missing = " ".join(environment_problems(DISTRIBUTED, {}))
+    for name in ("LABEL_PIPELINE_STORAGE_ROOT", "LABEL_PIPELINE_RUNS_ROOT", "LABEL_PIPELINE_CELERY_BROKER"):
+        assert name in missing
+    bad = {
+        **GOOD_ENV,
+        "LABEL_PIPELINE_STORAGE_ROOT": ".label_pipeline/store",
+        "LABEL_PIPELINE_RUNS_ROOT": "s3://bucket/runs",
+        "LABEL_PIPELINE_LABEL_CONFIG": "configs/override.json",
+    }
+    problems = environment_problems(DISTRIBUTED, bad)
+    assert len(problems) == 3
+    assert "relative path" in problems[0] and "URL" in problems[1] and "relative path" in problems[2]
+    with pytest.raises(DeploymentError, match="env.template"):
+        check_environment(DISTRIBUTED, bad)
+
+
+def _executor_names(defs) -> set[str]:
+    names = {defs.resolve_job_def(name).executor_def.name for name in ("label_job", "price_plan_job")}
+    for sensor in defs.sensors or []:
+        if sensor.has_jobs:
+            names |= {defs.resolve_sensor_def(sensor.name).jobs[0].executor_def.name}
+    for schedule in defs.schedules or []:
+        names.add(defs.resolve_schedule_def(schedule.name).job.executor_def.name)
+    return names
+
+
+def test_distributed_profile_sends_every_job_to_celery_and_local_keeps_the_jobs_executor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    local = build_definitions(str(tmp_path / "runs"), str(tmp_path / "store"))
+    assert apply_profile(local, LOCAL) is local
+    with pytest.raises(DeploymentError, match="LABEL_PIPELINE_STORAGE_ROOT"):
+        apply_profile(local, KUBERNETES)  # checked: no machine-local defaults
+    local_names = _executor_names(local)
+    assert "label_pipeline_celery" not in local_names
+
+    for name, value in GOOD_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert apply_profile(local, KUBERNETES) is local  # steps run in the run's pod: the jobs' executor
+    distributed = apply_profile(local, DISTRIBUTED)
+    assert _executor_names(distributed) == {"label_pipeline_celery"}
+    # the same assets, resources, sensors and schedules: only the executor differs
+    assert set(distributed.resolve_all_asset_keys()) == set(local.resolve_all_asset_keys())
+    assert {s.name for s in distributed.sensors or []} == {s.name for s in local.sensors or []}
+    assert {s.name for s in distributed.schedules or []} == {s.name for s in local.schedules or []}
+
+
+def test_the_celery_config_is_valid_for_the_executor_and_the_worker_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagster_celery.cli import get_validated_config
+
+    for name, value in GOOD_ENV.items():
+        monkeypatch.setenv(name, value)
+    validated = get_validated_config(str(DEPLOY_DIR / "celery.yaml"))  # what `worker start -y` reads
+    assert validated["broker"] == GOOD_ENV["LABEL_PIPELINE_CELERY_BROKER"]
+    source = validated["config_source"]
+    assert source["task_acks_late"] is True and source["task_reject_on_worker_lost"] is False
+    assert deployment.celery_queue(deployment.celery_executor_config()) == "label_pipeline"
+
+
+def test_the_instance_yaml_validates(tmp_path: Path) -> None:
+    from dagster import QueuedRunCoordinator
+    from dagster._config import validate_config
+    from dagster._core.instance.config import dagster_instance_config
+
+    shutil.copy(DEPLOY_DIR / "dagster.yaml", tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    coordinator = config["run_coordinator"]
+    assert coordinator["class"] == "QueuedRunCoordinator"
+    assert validate_config(QueuedRunCoordinator.config_type(), coordinator["config"]).success
+    assert coordinator["config"]["max_concurrent_runs"] > 0
+    assert config["run_retries"] == {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False}
+
+
+# The keys this project sets, as the dagster chart (1.13) documents them: helm/dagster/values.yaml
+# and its schema helm/dagster/schema/schema/charts/dagster/{values.py,subschema/*.py} and
+# .../dagster_user_deployments/subschema/user_deployments.py in dagster-io/dagster.
+CHART_KEYS = {
+    (): {
+        "global",
+        "dagsterWebserver",
+        "dagster-user-deployments",
+        "postgresql",
+        "generatePostgresqlPasswordSecret",
+        "generateCeleryConfigSecret",
+        "rabbitmq",
+        "redis",
+        "flower",
+        "ingress",
+        "imagePullSecrets",
+        "computeLogManager",
+        "scheduler",
+        "runLauncher",
+        "pythonLogs",
+        "dagsterDaemon",
+        "busybox",
+        "migrate",
+        "telemetry",
+        "serviceAccount",
+        "retention",
+        "additionalInstanceConfig",
+    },
+    ("global",): {"postgresqlSecretName", "dagsterHome", "serviceAccountName", "celeryConfigSecretName"},
+    ("postgresql",): {
+        "image",
+        "enabled",
+        "postgresqlHost",
+        "postgresqlUsername",
+        "postgresqlPassword",
+        "postgresqlSecretKeyRefKey",
+        "postgresqlDatabase",
+        "postgresqlParams",
+        "postgresqlScheme",
+        "service",
+    },
+    ("runLauncher",): {"type", "config"},
+    ("runLauncher", "config"): {"celeryK8sRunLauncher", "k8sRunLauncher", "customRunLauncher"},
+    ("runLauncher", "config", "k8sRunLauncher"): {
+        "image",
+        "imagePullPolicy",
+        "jobNamespace",
+        "loadInclusterConfig",
+        "kubeconfigFile",
+        "envConfigMaps",
+        "envSecrets",
+        "envVars",
+        "volumeMounts",
+        "volumes",
+        "labels",
+        "failPodOnRunFailure",
+        "resources",
+        "schedulerName",
+        "securityContext",
+        "runK8sConfig",
+    },
+    ("runLauncher", "config", "k8sRunLauncher", "runK8sConfig"): {
+        "containerConfig",
+        "podSpecConfig",
+        "podTemplateSpecMetadata",
+        "jobSpecConfig",
+        "jobMetadata",
+    },
+    ("dagsterDaemon",): {
+        "enabled",
+        "image",
+        "runCoordinator",
+        "heartbeatTolerance",
+        "env",
+        "envConfigMaps",
+        "envSecrets",
+        "deploymentLabels",
+        "labels",
+        "nodeSelector",
+        "affinity",
+        "tolerations",
+        "podSecurityContext",
+        "securityContext",
+        "resources",
+        "checkDbReadyInitContainer",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "annotations",
+        "runMonitoring",
+        "runRetries",
+        "sensors",
+        "schedules",
+        "backfills",
+        "schedulerName",
+        "logFormat",
+        "volumeMounts",
+        "volumes",
+    },
+    ("dagsterDaemon", "runCoordinator"): {"enabled", "type", "config"},
+    ("dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator"): {
+        "maxConcurrentRuns",
+        "tagConcurrencyLimits",
+        "dequeueIntervalSeconds",
+        "dequeueNumWorkers",
+        "dequeueUseThreads",
+        "blockOpConcurrencyLimitedRuns",
+    },
+    ("dagsterDaemon", "runRetries"): {"enabled", "maxRetries", "retryOnAssetOrOpFailure"},
+    ("dagsterDaemon", "runMonitoring"): {
+        "enabled",
+        "startTimeoutSeconds",
+        "maxResumeRunAttempts",
+        "pollIntervalSeconds",
+        "freeSlotsAfterRunEndSeconds",
+    },
+    ("dagster-user-deployments",): {"enabled", "enableSubchart", "deployments", "imagePullSecrets"},
+}
+USER_DEPLOYMENT_KEYS = {
+    "name", "image", "dagsterApiGrpcArgs", "codeServerArgs", "includeConfigInLaunchedRuns",
+    "deploymentNamespace", "port", "replicaCount", "env", "envConfigMaps", "envSecrets", "annotations",
+    "nodeSelector", "affinity", "tolerations", "podSecurityContext", "securityContext", "resources",
+    "livenessProbe", "readinessProbe", "startupProbe", "labels", "volumeMounts", "volumes", "schedulerName",
+    "initContainers", "sidecarContainers", "deploymentStrategy",
+}  # fmt: skip
+
+
+def test_the_helm_values_use_only_documented_chart_keys() -> None:
+    values = yaml.safe_load((DEPLOY_DIR / "k8s" / "values.yaml").read_text())
+    for path, allowed in CHART_KEYS.items():
+        node = values
+        for key in path:
+            node = node.get(key, {})
+        assert set(node) <= allowed, (
+            f"{'.'.join(path) or '<top>'}: undocumented {sorted(set(node) - allowed)}"
+        )
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["dagsterDaemon"]["runCoordinator"]["type"] == "QueuedRunCoordinator"
+    for user_deployment in values["dagster-user-deployments"]["deployments"]:
+        assert set(user_deployment) <= USER_DEPLOYMENT_KEYS
+        assert user_deployment["env"]["LABEL_PIPELINE_PROFILE"] == KUBERNETES
+        assert user_deployment["dagsterApiGrpcArgs"][:2] == ["--module-name", "label_pipeline.definitions"]
+        assert environment_problems(KUBERNETES, user_deployment["env"]) == []
+
+
+def test_a_store_given_as_a_non_local_url_holds_the_same_bytes(tmp_path: Path) -> None:
+    """Nothing in the store assumes a local path: an fsspec memory:// root (the object-store branch
+    of the writer) gets byte-identical files."""
+    import fsspec
+
+    symbols = ["BTC/USDT"]
+    feature, replay = make_run_frames(symbols, 300, seed=3)
+    write_run(tmp_path / "runs", "r1", feature, replay)
+    url = "memory://label_pipeline_test_store"
+    try:
+        with DagsterInstance.ephemeral() as remote, DagsterInstance.ephemeral() as local:
+            for root, instance in ((url, remote), (str(tmp_path / "store"), local)):
+                outcomes = materialize_run(
+                    build_definitions(str(tmp_path / "runs"), root), instance, "r1", symbols
+                )
+                assert all(o.success for o in outcomes)
+        for key in LABEL_JOB_ASSETS:
+            remote_file = storage_path(url, key.path[-1], "r1", "BTC/USDT")
+            assert remote_file.protocol == "memory"
+            assert (
+                remote_file.read_bytes()
+                == storage_path(tmp_path / "store", key.path[-1], "r1", "BTC/USDT").read_bytes()
+            )
+    finally:
+        fsspec.filesystem("memory").rm("/label_pipeline_test_store", recursive=True)
