@@ -79,9 +79,16 @@ def rewrite_forever():
         write_parquet_atomic(A, UPath(target))
 
 rng, results = random.Random(seed), []
-for _ in range(rounds):
+for i in range(rounds):
     pid = child(rewrite_forever)
-    time.sleep(rng.uniform(0.0, 2.5 * duration))
+    if i == rounds - 1:
+        # The last kill waits until a write has completed (bounded), so a loaded machine, where
+        # random delays may all land before the first rename, still shows the new version.
+        deadline = time.monotonic() + 60
+        while versions.get(sha(target)) != "B" and time.monotonic() < deadline:
+            time.sleep(duration / 4)
+    else:
+        time.sleep(rng.uniform(0.0, 2.5 * duration))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     names = sorted(p.name for p in target.parent.iterdir() if not p.name.startswith(target.name + "."))
