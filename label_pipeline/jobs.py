@@ -1,11 +1,16 @@
 """The jobs the sensor, the schedule and backfills launch, and their executor.
 
 A job covers one partitions definition, so the run-level price plan has its own job. Both run
-every step in the run's own process (``in_process_executor``): the multiprocess executor starts a
-Python process per step, which costs more than a step computes for all but very long runs (see
-BENCHMARKS.md, "Backfill overhead"). One run per partition (the default backfill policy, kept
-explicit on the assets): a run then writes one (run, symbol)'s files, records that partition's
-own manifest, data version and check results, and fails alone.
+every step in the run's own process (``in_process_executor``, also the default executor of the
+code location, which UI-launched backfills use): the multiprocess executor starts a Python process
+per step, several seconds each, far more than a day of bars costs to label.
+
+One partition per run (``BackfillPolicy.multi_run(1)``, explicit on every asset). A ranged
+(single-run) backfill would save the run's start-up per partition, but Dagster gives every
+partition of a range one ``dagster/data_version`` and an unpartitioned check result, fails them
+all together, and our input slices and IO manager hold one partition (dagster#14332). Each
+(run, symbol) keeps its own run, files, manifest, data version and check result. The figures
+behind this are in BENCHMARKS.md, "Backfill overhead".
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from dagster import AssetSelection, BackfillPolicy, define_asset_job, in_process
 
 from label_pipeline.status import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
 
-# One partition per run; see BENCHMARKS.md for why not ranged (single-run) backfills.
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
 EXECUTOR = in_process_executor
 
