@@ -120,14 +120,11 @@ def environment_problems(profile: str, environ: Mapping[str, str] | None = None)
         except DeploymentError as exc:
             problems.append(str(exc))
         else:
-            for key, env_name in (("broker", "LABEL_PIPELINE_CELERY_BROKER"),):
-                source = config.get(key)
-                if isinstance(source, Mapping) and source.get("env") and not environ.get(source["env"]):
-                    problems.append(f"{source['env']} is not set: the Celery {key} URL (deploy/env.template)")
-                elif source is None:
-                    problems.append(
-                        f"the Celery executor config has no {key} ({env_name} in deploy/env.template)"
-                    )
+            broker = config.get("broker")
+            if broker is None:
+                problems.append("the Celery executor config has no broker (LABEL_PIPELINE_CELERY_BROKER)")
+            elif isinstance(broker, Mapping) and broker.get("env") and not environ.get(broker["env"]):
+                problems.append(f"{broker['env']} is not set: the Celery broker URL")
     return problems
 
 

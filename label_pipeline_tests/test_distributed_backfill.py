@@ -2,15 +2,16 @@
 Celery worker processes and the Dagster daemon, all started here (``LocalCluster``).
 
 * A backfill of the 8 symbols of one run (``dagster job backfill``: queued runs, dequeued by the
-  daemon, steps executed by the Celery workers) materializes every partition, both workers execute
-  steps (their node names and pids are in the event log), and every stored file is byte-identical to
-  the local profile's, with the same content hashes.
+  daemon, steps executed by the Celery workers; the run's price plan is materialized first, in
+  this process, into the same store and instance) materializes every partition, both workers
+  execute steps (their node names and pids are in the event log), and every stored file is
+  byte-identical to the local profile's, with the same recorded content hashes.
 * Killing workers mid-backfill (deploy/README.md, "When a worker dies"): a worker killed as a whole
-  (process group, SIGKILL) has its in-flight step redelivered to the other worker, and the run
-  succeeds; a step process killed under a live worker fails its run, which the daemon relaunches
-  (run_retries, from failure) and which then completes. Afterwards no partition is missing or
-  half-written: every file exists, its footer hash is the recorded content hash, its bytes are the
-  local profile's, and no temporary file is left.
+  (process group, SIGKILL, while a step of it is in flight) has that step redelivered to the other
+  worker, and its run succeeds; a step process killed under the live worker fails its run (and only
+  that partition), and a relaunch of the failed partition completes. Afterwards no partition is
+  missing or half-written: every file exists, its footer hash is the recorded content hash, its
+  bytes and hash are the local profile's, and no temporary file is left.
 
 Isolation: a fresh Postgres database (created and dropped), a Celery queue of its own (deleted),
 tmp storage root (a ``file://`` URL, as a remote store would be given) and DAGSTER_HOME. Every
@@ -60,13 +61,20 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_store(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The local profile's label store of the same run (in-process, ephemeral instance)."""
+def local(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The local profile's label store of the same run (in-process, ephemeral instance), and the
+    content hash each materialization recorded: {(asset, partition key): hash}."""
     store = tmp_path_factory.mktemp("local_store")
     with DagsterInstance.ephemeral() as instance:
         outcomes = materialize_run(build_definitions(str(runs_root), str(store)), instance, RUN_ID, SYMBOLS)
     assert all(o.success for o in outcomes)
-    return store
+    hashes = {
+        (asset, outcome.partition_key): metadata["content_hash"]
+        for outcome in outcomes
+        for asset, metadata in outcome.metadata.items()
+        if "content_hash" in metadata
+    }
+    return store, hashes
 
 
 @pytest.fixture(scope="module")
@@ -134,20 +142,24 @@ def _celery_worker_of(entry: EventLogEntry) -> str | None:
     return None if value is None else value.value
 
 
-def _assert_partitions_complete(cluster: LocalCluster, local_store: Path, symbols: list[str]) -> None:
-    """Every asset file of every partition: present, footer hash == last recorded content hash,
-    bytes == the local profile's; and no temporary file anywhere in the store."""
+def _assert_partitions_complete(cluster: LocalCluster, local: tuple[Path, dict], symbols: list[str]) -> None:
+    """Every asset file of every partition: present, footer hash == last recorded content hash ==
+    the local profile's recorded hash, bytes == the local profile's; no temporary file anywhere."""
+    local_store, local_hashes = local
     store = _store_path(cluster)
     for symbol in symbols:
         for key in LABEL_JOB_ASSETS:
             stored = storage_path(store, key.path[-1], RUN_ID, symbol)
-            local = storage_path(local_store, key.path[-1], RUN_ID, symbol)
+            local_file = storage_path(local_store, key.path[-1], RUN_ID, symbol)
             assert stored.is_file(), f"{stored} missing"
-            assert stored.read_bytes() == local.read_bytes(), f"{stored} differs from the local profile's"
+            assert stored.read_bytes() == local_file.read_bytes(), (
+                f"{stored} differs from the local profile's"
+            )
             recorded = _last_content_hash(cluster, key, f"{RUN_ID}|{symbol}")
             footer = stored_file_metadata(stored).get("label_pipeline.content_hash")
             if recorded is not None:  # input slices record no content_hash metadata
                 assert footer == recorded, f"{stored}: footer hash {footer} != recorded {recorded}"
+                assert recorded == local_hashes[(key.path[-1], f"{RUN_ID}|{symbol}")]
     leftovers = [p for p in store.rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers, f"temporary files left: {leftovers}"
 
@@ -164,7 +176,7 @@ def _last_content_hash(cluster: LocalCluster, key: AssetKey, partition: str) -> 
 
 
 def test_backfill_of_8_symbols_spreads_over_both_workers_and_equals_local(
-    cluster: LocalCluster, two_workers: tuple[str, str], local_store: Path
+    cluster: LocalCluster, two_workers: tuple[str, str], local: tuple[Path, dict]
 ) -> None:
     keys = _keys(SYMBOLS)
     backfill_id = cluster.backfill("label_job", keys)  # the `dagster job backfill` CLI of the README
@@ -196,10 +208,10 @@ def test_backfill_of_8_symbols_spreads_over_both_workers_and_equals_local(
 
     # worker determinism: byte-identical files and the same content hashes as the local profile
     store = _store_path(cluster)
-    distributed, local = _relative_files(store), _relative_files(local_store)
-    assert distributed.keys() == local.keys()
-    assert [name for name in distributed if distributed[name] != local[name]] == []
-    _assert_partitions_complete(cluster, local_store, SYMBOLS)
+    distributed, local_files = _relative_files(store), _relative_files(local[0])
+    assert distributed.keys() == local_files.keys()
+    assert [name for name in distributed if distributed[name] != local_files[name]] == []
+    _assert_partitions_complete(cluster, local, SYMBOLS)
 
 
 def _new_events(cluster: LocalCluster, cursor: int) -> tuple[list[EventLogEntry], int]:
@@ -267,7 +279,7 @@ def _signal_pid(pid: int, sig: int) -> None:
 
 
 def test_killing_workers_mid_backfill_relaunches_and_leaves_every_partition_whole(
-    cluster: LocalCluster, two_workers: tuple[str, str], local_store: Path
+    cluster: LocalCluster, two_workers: tuple[str, str], local: tuple[Path, dict]
 ) -> None:
     survivor_name, victim_name = two_workers
     survivor, victim = cluster.workers[survivor_name], cluster.workers[victim_name]
@@ -317,4 +329,4 @@ def test_killing_workers_mid_backfill_relaunches_and_leaves_every_partition_whol
     assert [run.status.value for run in relaunched] == ["SUCCESS"]
 
     # nothing missing, nothing half-written: every file whole, hashed as recorded, equal to local
-    _assert_partitions_complete(cluster, local_store, KILL_SYMBOLS)
+    _assert_partitions_complete(cluster, local, KILL_SYMBOLS)
