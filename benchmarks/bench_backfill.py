@@ -45,18 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from label_pipeline.sample_data import REALISTIC, make_run_frames, write_run  # noqa: E402
+from label_pipeline.status import LABEL_JOB_ASSETS  # noqa: E402
 
 RUN = "bench"
-LABEL_JOB_ASSETS = [
-    "feature_frame",
-    "replay_1m",
-    "direction_labels",
-    "entry_labels",
-    "position_state_samples",
-    "continue_labels",
-    "exit_labels",
-    "risk_labels",
-]
 
 
 def pure_compute(runs: str, store: str, symbol: str) -> float:
@@ -239,7 +230,7 @@ def _run_breakdown(instance, runs) -> dict[str, float]:
 def mode_launcher(
     runs: str, store: str, symbols: list[str], executor: str, concurrency: int, on_tmpfs: bool
 ) -> float:
-    from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
@@ -278,7 +269,7 @@ def mode_launcher(
                     backfill_id="bench",
                     asset_graph=asset_graph,
                     partition_names=keys,
-                    asset_selection=[AssetKey(a) for a in LABEL_JOB_ASSETS],
+                    asset_selection=list(LABEL_JOB_ASSETS),
                     backfill_timestamp=time.time(),
                     tags={},
                     dynamic_partitions_store=instance,

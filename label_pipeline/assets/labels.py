@@ -18,6 +18,7 @@ from dagster import (
     AssetIn,
     AssetOut,
     AssetsDefinition,
+    DagsterType,
     MetadataValue,
     PartitionsDefinition,
     PreviewWarning,
@@ -239,6 +240,17 @@ def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig
     yield from _check_results("position_state_samples", frame, config, entry_labels=entry_labels)
 
 
+def _label_out(dagster_type: DagsterType) -> AssetOut:
+    """One output of the continue/exit/risk multi-asset, stored like every other label asset."""
+    return AssetOut(
+        dagster_type=dagster_type,
+        io_manager_key="label_store",
+        code_version=LABEL_CODE_VERSION,
+        group_name=GROUP,
+        kinds={"parquet", "pandas"},
+    )
+
+
 @multi_asset(
     partitions_def=run_symbol_partitions,
     ins={
@@ -247,27 +259,9 @@ def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig
         "price_plan_context": _PLAN_IN,
     },
     outs={
-        "continue_labels": AssetOut(
-            dagster_type=types.ContinueLabels,
-            io_manager_key="label_store",
-            code_version=LABEL_CODE_VERSION,
-            group_name=GROUP,
-            kinds={"parquet", "pandas"},
-        ),
-        "exit_labels": AssetOut(
-            dagster_type=types.ExitLabels,
-            io_manager_key="label_store",
-            code_version=LABEL_CODE_VERSION,
-            group_name=GROUP,
-            kinds={"parquet", "pandas"},
-        ),
-        "risk_labels": AssetOut(
-            dagster_type=types.RiskLabels,
-            io_manager_key="label_store",
-            code_version=LABEL_CODE_VERSION,
-            group_name=GROUP,
-            kinds={"parquet", "pandas"},
-        ),
+        "continue_labels": _label_out(types.ContinueLabels),
+        "exit_labels": _label_out(types.ExitLabels),
+        "risk_labels": _label_out(types.RiskLabels),
     },
     check_specs=[
         *_check_specs("continue_labels", run_symbol_partitions),
