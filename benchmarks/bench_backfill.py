@@ -44,19 +44,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from label_pipeline.sample_data import REALISTIC, make_run_frames, write_run  # noqa: E402
-from label_pipeline.status import LABEL_JOB_ASSETS  # noqa: E402
+from label_pipeline.demo.sample_data import REALISTIC, make_run_frames, write_run  # noqa: E402
+from label_pipeline.jobs import LABEL_JOB_ASSETS  # noqa: E402
 
 RUN = "bench"
 
 
 def pure_compute(runs: str, store: str, symbol: str) -> float:
     """One partition's work without Dagster; returns seconds."""
-    from label_pipeline.checks import check_label_frame
     from label_pipeline.config import load_effective_config
     from label_pipeline.hashing import content_hash
     from label_pipeline.inputs import normalize_features, normalize_replay, read_symbol_slice, run_files
     from label_pipeline.kernel.path_stats import compute_path_stats
+    from label_pipeline.label_contract import check_label_frame
     from label_pipeline.labels.continue_exit_risk import build_continue_exit_risk_labels
     from label_pipeline.labels.direction import build_direction_labels
     from label_pipeline.labels.entry import build_entry_labels
@@ -118,7 +118,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _prepare(defs, instance, symbols: list[str]) -> None:
-    from label_pipeline.runner import register_run
+    from label_pipeline.demo.local_run import register_run
 
     register_run(defs, instance, RUN, symbols)
     result = defs.resolve_job_def("price_plan_job").execute_in_process(

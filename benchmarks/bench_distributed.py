@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO))
 from dagster import DagsterEventType, DagsterInstance  # noqa: E402
 
 from label_pipeline.definitions import build_definitions  # noqa: E402
-from label_pipeline.deployment import SERVICES_HELP, LocalCluster, missing_services, stop_groups  # noqa: E402
-from label_pipeline.runner import materialize_run, register_run  # noqa: E402
-from label_pipeline.sample_data import make_run_frames, write_run  # noqa: E402
+from label_pipeline.demo.local_run import materialize_run, register_run  # noqa: E402
+from label_pipeline.demo.sample_data import make_run_frames, write_run  # noqa: E402
+from label_pipeline_tests.harness.cluster import SERVICES_HELP, LocalCluster, missing_services, stop_groups  # noqa: E402
 
 
 def _write_run(root: Path, run_id: str, symbols: list[str], bars: int) -> None:

@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from label_pipeline.kernel import PathStats, compute_path_stats, warm_up  # noqa: E402
-from label_pipeline_tests.reference import REFERENCE_DIR, reference_available  # noqa: E402
+from label_pipeline_tests.harness.reference import REFERENCE_DIR, reference_available  # noqa: E402
 
 BAR_MS = 60_000
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -123,7 +123,7 @@ def peak_memory(fn) -> tuple[float, float]:
 
 def parity_note(frame: pd.DataFrame, reference: pd.DataFrame, ours: PathStats) -> str:
     """A sanity check that the timed outputs agree (the tests do this thoroughly)."""
-    from label_pipeline_tests.reference import reference_labels
+    from label_pipeline_tests.harness.reference import reference_labels
 
     shared = {"future_spread_p80", "future_realized_vol_bps"}
     worst = 0.0
@@ -217,7 +217,7 @@ def main() -> None:
     elif not reference_available():
         print(f"skipped: reference not found under {REFERENCE_DIR}")
     else:
-        from label_pipeline_tests.reference import reference_labels
+        from label_pipeline_tests.harness.reference import reference_labels
 
         labels = reference_labels()
         with warnings.catch_warnings():

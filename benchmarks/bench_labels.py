@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from label_pipeline.sample_data import REALISTIC, make_run_frames, write_run  # noqa: E402
-from label_pipeline_tests.reference import REFERENCE_DIR, reference_available  # noqa: E402
+from label_pipeline.demo.sample_data import REALISTIC, make_run_frames, write_run  # noqa: E402
+from label_pipeline_tests.harness.reference import REFERENCE_DIR, reference_available  # noqa: E402
 
 COMPUTE = textwrap.dedent(
     """
@@ -85,7 +85,7 @@ DAGSTER = textwrap.dedent(
     import json, resource, sys, time
     from dagster import DagsterInstance
     from label_pipeline.definitions import build_definitions
-    from label_pipeline.runner import materialize_run
+    from label_pipeline.demo.local_run import materialize_run
     runs, store, home = sys.argv[1], sys.argv[2], sys.argv[3]
     defs = build_definitions(runs, store)
     with DagsterInstance.from_config(home) as instance:

@@ -3,7 +3,7 @@
 A run directory holds all symbols in one file each (the reference's layout). A partition reads only
 its symbol's rows (filter pushdown) and only the columns the labels use, so labelling one symbol
 of a large run costs what that symbol costs. File-level problems (missing, unreadable, missing
-columns, no rows for the symbol) are checked here; the rows themselves by ``label_pipeline.validation``.
+columns, no rows for the symbol) are checked here; the rows themselves by ``label_pipeline.input_contract``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from label_pipeline.keys import RUN_DIMENSION, PartitionKeyError, validate_key
-from label_pipeline.validation import InputDataError, validate_feature_slice, validate_replay_slice
+from label_pipeline.artifacts import FEATURE_COLUMNS, FEATURE_OPTIONAL_COLUMNS, REPLAY_COLUMNS
+from label_pipeline.input_contract import InputDataError, validate_feature_slice, validate_replay_slice
+from label_pipeline.keys import RUN_DIM, PartitionKeyError, validate_key
 
 __all__ = [
     "FEATURE_OPTIONAL",
@@ -35,25 +36,17 @@ __all__ = [
     "normalize_replay",
     "read_symbol_slice",
     "run_files",
+    "run_symbols",
 ]
 
-FEATURE_REQUIRED = (
-    "sample_id",
-    "symbol",
-    "event_time",
-    "open_time_ms",
-    "split_id",
-    "walk_forward_fold",
-    "data_quality_flag",
-    "spread_bps",
-    "spread_rank_24h_pct",
-    "realized_vol_15m_bps",
-)
-# data_quality_flag is required by the reference's input contract but feeds no label, so it is checked
-# for presence and not read.
-FEATURE_READ = tuple(c for c in FEATURE_REQUIRED if c != "data_quality_flag")
-FEATURE_OPTIONAL = ("ret_15m_bps",)
-REPLAY_REQUIRED = ("symbol", "event_time", "open_time_ms", "open", "high", "low", "close", "spread_bps")
+# The columns read are the input artifacts' (label_pipeline.artifacts). data_quality_flag is required
+# by the reference's input contract but feeds no label, so it is checked for presence and not read.
+FEATURE_READ = tuple(c.name for c in FEATURE_COLUMNS)
+# In the reference's contract order: the flag follows the split columns.
+_FLAG_AT = FEATURE_READ.index("walk_forward_fold") + 1
+FEATURE_REQUIRED = (*FEATURE_READ[:_FLAG_AT], "data_quality_flag", *FEATURE_READ[_FLAG_AT:])
+FEATURE_OPTIONAL = tuple(c.name for c in FEATURE_OPTIONAL_COLUMNS)
+REPLAY_REQUIRED = tuple(c.name for c in REPLAY_COLUMNS)
 
 FEATURE_RELPATH = ("feature", "feature_frame.parquet")
 REPLAY_RELPATH = ("replay", "replay_1m.parquet")
@@ -71,7 +64,7 @@ def run_files(runs_root: str | os.PathLike[str], run_id: str) -> RunFiles:
     """The run's two input files. The run id names one folder under the runs root, so an id that
     is not a plain folder name (``..``, ``a/b``, ...) is refused rather than joined into a path."""
     try:
-        validate_key(run_id, RUN_DIMENSION)
+        validate_key(run_id, RUN_DIM)
     except PartitionKeyError as exc:
         raise InputDataError(f"run {run_id!r} cannot be read: {exc}") from exc
     run_dir = Path(runs_root) / run_id
@@ -123,7 +116,7 @@ def read_symbol_slice(
     symbol: str,
 ) -> pd.DataFrame:
     """Read ``symbol``'s rows of the run's feature or replay file, with the columns the labels use,
-    and check them against the input contract (``label_pipeline.validation``)."""
+    and check them against the input contract (``label_pipeline.input_contract``)."""
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -188,3 +181,12 @@ def normalize_replay(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
     return frame.sort_values("event_time", kind="stable").reset_index(drop=True)
+
+
+def run_symbols(runs_root: str | os.PathLike[str], run_id: str) -> list[str]:
+    """Distinct symbols of a run, read from the replay file's symbol column alone."""
+    files = run_files(runs_root, run_id)
+    if not files.replay.is_file():
+        raise InputDataError(f"run {run_id!r}: replay file {files.replay} does not exist")
+    symbols = pc.unique(pq.read_table(files.replay, columns=["symbol"]).column("symbol")).to_pylist()
+    return sorted(str(s) for s in symbols if s is not None)

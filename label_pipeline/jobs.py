@@ -1,44 +1,37 @@
-"""The jobs the sensor, the schedule and backfills launch, and their executor.
+"""The jobs the sensor, the schedules and backfills launch, derived from the artifact registry.
 
-A job covers one partitions definition, so the run-level price plan has its own job. Both run
-every step in the run's own process (``in_process_executor``, also the default executor of the
-code location, which UI-launched backfills use): the multiprocess executor starts a Python process
-per step, several seconds each, far more than a day of bars costs to label.
-
-One partition per run (``BackfillPolicy.multi_run(1)``, explicit on every asset). A ranged
-(single-run) backfill would save the run's start-up per partition, but Dagster gives every
-partition of a range one ``dagster/data_version`` and an unpartitioned check result, fails them
-all together, and our input slices and IO manager hold one partition (dagster#14332). Each
-(run, symbol) keeps its own run, files, manifest, data version and check result. The figures
-behind this are in BENCHMARKS.md, "Backfill overhead".
+A job covers one partitions definition, so the run-level price plan has its own job. The jobs
+name no executor: they take the code location's, which the deployment profile picks
+(``label_pipeline.profiles``). Locally that is ``in_process_executor``: the multiprocess executor
+starts a Python process per step, several seconds each, far more than a day of bars costs to label.
+Backfills run one partition per run: ``label_pipeline.partitions.BACKFILL_POLICY`` says why.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, BackfillPolicy, define_asset_job, in_process_executor
+from dagster import AssetKey, AssetSelection, define_asset_job
 
-from label_pipeline.status import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
+from label_pipeline.artifacts import RUN, RUN_SYMBOL, at_grain
+from label_pipeline.assets.sources import SOURCE_KEYS
 
-BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
-EXECUTOR = in_process_executor
+# What each job materializes (their checks run in the same steps): every artifact of its grain.
+LABEL_JOB_ASSETS: tuple[AssetKey, ...] = tuple(AssetKey(a.name) for a in at_grain(RUN_SYMBOL))
+PLAN_JOB_ASSETS: tuple[AssetKey, ...] = tuple(AssetKey(a.name) for a in at_grain(RUN))
 
 price_plan_job = define_asset_job(
     "price_plan_job",
     selection=AssetSelection.assets(*PLAN_JOB_ASSETS),
-    executor_def=EXECUTOR,
     description="The price plan of the selected run_id partitions.",
 )
 label_job = define_asset_job(
     "label_job",
     selection=AssetSelection.assets(*LABEL_JOB_ASSETS),
-    executor_def=EXECUTOR,
     description="Every input slice and label artifact (and their checks) of the selected (run_id, symbol) "
     "partitions.",
 )
 observe_inputs_job = define_asset_job(
     "observe_inputs_job",
-    selection=AssetSelection.assets("feature_file", "replay_file"),
-    executor_def=EXECUTOR,
+    selection=AssetSelection.assets(*SOURCE_KEYS.values()),
     description="Observe every registered run's input files (per-symbol data versions).",
 )
 JOBS = [price_plan_job, label_job, observe_inputs_job]

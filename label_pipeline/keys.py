@@ -11,7 +11,9 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import quote, unquote
 
-RUN_DIMENSION = "run_id"  # the run dimension's name (label_pipeline.partitions.RUN_DIM)
+# The partition dimensions' names (label_pipeline.partitions builds the definitions on them).
+RUN_DIM = "run_id"
+SYMBOL_DIM = "symbol"
 MAX_KEY_LENGTH = 200
 # The encoded key is a file name ({segment}.parquet, and its temporary .{segment}.parquet.*.tmp
 # sibling): 200 keeps both below the 255-byte limit of common file systems.
@@ -51,7 +53,7 @@ def validate_key(key: str, dimension: str) -> str:
         raise PartitionKeyError(
             f"{dimension} key {key!r} is a relative path name, not a name; rename the run directory or symbol"
         )
-    if dimension == RUN_DIMENSION:
+    if dimension == RUN_DIM:
         for char, name in _RUN_ID_FORBIDDEN.items():
             if char in key:
                 raise PartitionKeyError(

@@ -7,14 +7,15 @@ facts live in Dagster's event log, where the UI shows them per partition and sen
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 import pandas as pd
-from dagster import BetaWarning, DataVersion, MetadataValue, Output
+from dagster import DataVersion, MetadataValue, Output
 
+from label_pipeline.artifacts import Artifact
 from label_pipeline.config import LABEL_VERSION, EffectiveConfig
 from label_pipeline.dagster_types import frame_schema
+from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
 from label_pipeline.labels.reports import distribution
 
@@ -23,7 +24,9 @@ def _jsonable_counts(counts: dict) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
-def versioned_output(frame: pd.DataFrame, metadata: dict[str, Any], output_name: str = "result") -> Output:
+def versioned_output(
+    artifact: Artifact, frame: pd.DataFrame, metadata: dict[str, Any], output_name: str = "result"
+) -> Output:
     """An Output whose data version is the frame's content hash, so Dagster's staleness follows content.
 
     The same hash goes into the metadata as ``content_hash``, next to the row count and schema.
@@ -31,27 +34,24 @@ def versioned_output(frame: pd.DataFrame, metadata: dict[str, Any], output_name:
     digest = content_hash(frame)
     metadata = {
         "dagster/row_count": MetadataValue.int(len(frame)),
-        "dagster/column_schema": frame_schema(frame),
+        "dagster/column_schema": frame_schema(artifact, frame),
         "content_hash": digest,
         **metadata,
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore", BetaWarning
-        )  # data_version is beta in name only: it is what staleness uses
+    with accepted_preview_apis():  # data_version is beta in name only: it is what staleness uses
         return Output(frame, output_name=output_name, data_version=DataVersion(digest), metadata=metadata)
 
 
 def label_output(
+    artifact: Artifact,
     frame: pd.DataFrame,
     *,
-    target_column: str,
     report_md: str,
     config: EffectiveConfig,
     output_name: str = "result",
-    extra: dict[str, Any] | None = None,
 ) -> Output:
     """A label frame as a versioned Output with its manifest: the reference's manifest and report."""
+    target_column = artifact.target_column
     metadata: dict[str, Any] = {
         "label_version": LABEL_VERSION,
         "config_hash": config.config_hash,
@@ -62,6 +62,4 @@ def label_output(
         "label_report": MetadataValue.md(report_md),
         "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
     }
-    if extra:
-        metadata.update(extra)
-    return versioned_output(frame, metadata, output_name)
+    return versioned_output(artifact, frame, metadata, output_name)

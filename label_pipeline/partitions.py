@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
-import warnings
-
 from dagster import (
-    BetaWarning,
+    BackfillPolicy,
     DagsterInstance,
     DynamicPartitionsDefinition,
     MultiPartitionKey,
     MultiPartitionsDefinition,
     MultiToSingleDimensionPartitionMapping,
+    PartitionsDefinition,
 )
 
-from label_pipeline.keys import validate_key
-
-RUN_DIM = "run_id"
-SYMBOL_DIM = "symbol"
+from label_pipeline.artifacts import RUN, Grain
+from label_pipeline.dagster_warnings import accepted_preview_apis
+from label_pipeline.keys import RUN_DIM, SYMBOL_DIM, validate_key
 
 run_partitions = DynamicPartitionsDefinition(name=RUN_DIM)
 symbol_partitions = DynamicPartitionsDefinition(name=SYMBOL_DIM)
 run_symbol_partitions = MultiPartitionsDefinition({RUN_DIM: run_partitions, SYMBOL_DIM: symbol_partitions})
 
+# One partition per backfill run, on every asset. A ranged (single-run) backfill would save the run's
+# start-up per partition, but Dagster gives every partition of a range one ``dagster/data_version``
+# and an unpartitioned check result, fails them all together, and our input slices and IO manager
+# hold one partition (dagster#14332). Each (run, symbol) keeps its own run, files, manifest, data
+# version and check result. The figures behind this are in BENCHMARKS.md, "Backfill overhead".
+BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
+
 # price_plan_context (run_id) feeds every (run_id, symbol) partition of that run.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", BetaWarning)
+with accepted_preview_apis():
     plan_to_label_mapping = MultiToSingleDimensionPartitionMapping(partition_dimension_name=RUN_DIM)
+
+
+def partitions_for(grain: Grain) -> PartitionsDefinition:
+    return run_partitions if grain == RUN else run_symbol_partitions
 
 
 def partition_key(run_id: str, symbol: str) -> MultiPartitionKey:

@@ -1,12 +1,14 @@
 """Resources: how the assets reach the kernel, the configs and the input runs."""
 
-import numpy as np
+from __future__ import annotations
+
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from label_pipeline.config import EffectiveConfig, load_effective_config
 from label_pipeline.inputs import RunFiles, run_files
 from label_pipeline.kernel import path_stats as kernel
+from label_pipeline.labels.path_stats_frame import KernelFn
 
 
 class PathStatsKernel(ConfigurableResource):
@@ -20,20 +22,10 @@ class PathStatsKernel(ConfigurableResource):
         if self.warm_up:
             kernel.warm_up()
 
-    def compute(
-        self,
-        open_time_ms: np.ndarray,
-        close: np.ndarray,
-        high: np.ndarray,
-        low: np.ndarray,
-        spread_bps: np.ndarray,
-        horizon: int,
-        target_bps: float,
-        stop_bps: float,
-    ) -> kernel.PathStats:
-        return kernel.compute_path_stats(
-            open_time_ms, close, high, low, spread_bps, horizon, target_bps, stop_bps
-        )
+    @property
+    def compute(self) -> KernelFn:
+        """The kernel function (``label_pipeline.kernel.compute_path_stats``)."""
+        return kernel.compute_path_stats
 
 
 class LabelConfig(ConfigurableResource):

@@ -7,9 +7,12 @@ downstream turn stale exactly when a symbol's own data changed, not when another
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
 
-from label_pipeline.dagster_types import FeatureFrame, ReplayFrame
+from label_pipeline.artifacts import INPUT_ARTIFACTS, Artifact
+from label_pipeline.assets.sources import SOURCE_KEYS
+from label_pipeline.dagster_types import DAGSTER_TYPES
+from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.inputs import (
     InputDataError,
     file_identity,
@@ -17,12 +20,14 @@ from label_pipeline.inputs import (
     normalize_replay,
     read_symbol_slice,
 )
-from label_pipeline.keys import PartitionKeyError, validate_key
+from label_pipeline.keys import RUN_DIM, SYMBOL_DIM, PartitionKeyError, validate_key
 from label_pipeline.manifest import versioned_output
-from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, run_symbol_partitions
+from label_pipeline.partitions import BACKFILL_POLICY, run_symbol_partitions
 from label_pipeline.resources import RunsRoot
 
 INPUT_CODE_VERSION = "inputs-1"
+# Which of the run's two files each input artifact slices.
+FILE_OF_INPUT = {"feature_frame": "feature", "replay_1m": "replay"}
 
 
 def _read_slice(runs_root: RunsRoot, context: AssetExecutionContext, which: str) -> tuple[pd.DataFrame, Path]:
@@ -50,37 +55,38 @@ def _read_slice(runs_root: RunsRoot, context: AssetExecutionContext, which: str)
     return frame, getattr(files, which)
 
 
-def _slice_output(frame: pd.DataFrame, source_path: Path) -> Output:
+def _slice_output(art: Artifact, frame: pd.DataFrame, source_path: Path) -> Output:
     times = frame["event_time"]
     metadata = {
         "first_event_time": str(times.min()) if len(frame) else "",
         "last_event_time": str(times.max()) if len(frame) else "",
         "source_file": MetadataValue.json(file_identity(source_path)),
     }
-    return versioned_output(frame, metadata)
+    return versioned_output(art, frame, metadata)
 
 
-@asset(
-    partitions_def=run_symbol_partitions,
-    dagster_type=FeatureFrame,
-    io_manager_key="label_store",
-    code_version=INPUT_CODE_VERSION,
-    group_name="inputs",
-    kinds={"parquet", "pandas"},
-)
-def feature_frame(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
-    """One symbol's rows of ``{run}/feature/feature_frame.parquet``, in file order, event_time in UTC."""
-    return _slice_output(*_read_slice(runs_root, context, "feature"))
+def _input_asset(art: Artifact) -> AssetsDefinition:
+    which = FILE_OF_INPUT[art.name]
+
+    with accepted_preview_apis():  # backfill_policy is beta in name
+
+        @asset(
+            name=art.name,
+            description=art.description,
+            partitions_def=run_symbol_partitions,
+            dagster_type=DAGSTER_TYPES[art.name],
+            io_manager_key="label_store",
+            code_version=INPUT_CODE_VERSION,
+            group_name="inputs",
+            kinds={"parquet", "pandas"},
+            deps=[SOURCE_KEYS[which]],
+            required_resource_keys={"runs_root"},
+            backfill_policy=BACKFILL_POLICY,
+        )
+        def input_slice(context: AssetExecutionContext) -> Output:
+            return _slice_output(art, *_read_slice(context.resources.runs_root, context, which))
+
+    return input_slice
 
 
-@asset(
-    partitions_def=run_symbol_partitions,
-    dagster_type=ReplayFrame,
-    io_manager_key="label_store",
-    code_version=INPUT_CODE_VERSION,
-    group_name="inputs",
-    kinds={"parquet", "pandas"},
-)
-def replay_1m(context: AssetExecutionContext, runs_root: RunsRoot) -> Output:
-    """One symbol's 1-minute bars of ``{run}/replay/replay_1m.parquet``, stably sorted by event_time."""
-    return _slice_output(*_read_slice(runs_root, context, "replay"))
+INPUT_ASSETS = [_input_asset(a) for a in INPUT_ARTIFACTS]

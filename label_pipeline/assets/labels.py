@@ -1,13 +1,13 @@
-"""The label assets, one per artifact of the reference, partitioned by (run_id, symbol).
+"""The label assets, generated from the artifact registry: one Dagster step per builder, each
+artifact its own asset key, file, manifest, data version and ``label_contract`` check.
 
-Each asset evaluates its data checks (``label_pipeline.checks``) in the step that materializes the
-partition, on the frame already in memory: one partition's cost, and the result is recorded against
-that partition. The checks are blocking, so a bad entry frame never reaches position samples.
+A step evaluates its checks on the frames already in memory, in the step that materializes the
+partition: one partition's cost, and the result is recorded against that partition. The checks are
+blocking, so a bad entry frame never reaches position samples.
 """
 
 import json
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pandas as pd
 from dagster import (
@@ -18,43 +18,33 @@ from dagster import (
     AssetIn,
     AssetOut,
     AssetsDefinition,
-    DagsterType,
+    Failure,
     MetadataValue,
-    PartitionsDefinition,
-    PreviewWarning,
-    asset,
+    Output,
     multi_asset,
 )
 
-from label_pipeline import dagster_types as types
-from label_pipeline.checks import CHECK_DESCRIPTIONS, check_label_frame, check_names
+from label_pipeline.artifacts import RUN, Artifact, artifact, steps
 from label_pipeline.config import LABEL_VERSION, EffectiveConfig
-from label_pipeline.labels.columns import TARGET_COLUMN
-from label_pipeline.labels.continue_exit_risk import build_continue_exit_risk_labels
-from label_pipeline.labels.direction import build_direction_labels
-from label_pipeline.labels.entry import build_entry_labels
-from label_pipeline.labels.path_stats_frame import compute_for_replay
-from label_pipeline.labels.position import build_position_state_samples
-from label_pipeline.labels.price_plan import plan_from_frame, price_plan_frame
-from label_pipeline.labels.price_plan import price_plan_context as build_plan
+from label_pipeline.dagster_types import DAGSTER_TYPES
+from label_pipeline.dagster_warnings import accepted_preview_apis
+from label_pipeline.label_contract import CHECK_DESCRIPTIONS, check_label_frame
+from label_pipeline.labels.price_plan import (
+    PlanMismatchError,
+    plan_from_frame,
+    price_plan_context,
+    require_same_plan,
+)
 from label_pipeline.labels.reports import continue_exit_risk_report, distribution_report
+from label_pipeline.labels.step import StepInputs
 from label_pipeline.manifest import label_output, versioned_output
-from label_pipeline.partitions import plan_to_label_mapping, run_partitions, run_symbol_partitions
-from label_pipeline.resources import LabelConfig, PathStatsKernel
+from label_pipeline.partitions import BACKFILL_POLICY, partitions_for, plan_to_label_mapping
 
 # Bump when a label's meaning or computation changes: Dagster then marks every partition stale.
 LABEL_CODE_VERSION = f"{LABEL_VERSION}/1"
 GROUP = "labels"
-_PLAN_IN = AssetIn("price_plan_context", partition_mapping=plan_to_label_mapping)
-LABEL_ASSET_NAMES = (
-    "price_plan_context",
-    "direction_labels",
-    "entry_labels",
-    "position_state_samples",
-    "continue_labels",
-    "exit_labels",
-    "risk_labels",
-)
+CONTRACT_CHECK = "label_contract"
+KINDS = {"parquet", "pandas"}
 
 
 def label_code_version(config_hash: str | None) -> str:
@@ -69,60 +59,36 @@ def label_code_version(config_hash: str | None) -> str:
     return f"{LABEL_CODE_VERSION}+config.{config_hash[:16] if config_hash else 'invalid'}"
 
 
-def with_config_code_version(assets_defs: Sequence[AssetsDefinition], config_hash: str | None) -> list:
-    """``assets_defs`` with the label assets' code version set to ``label_code_version(config_hash)``."""
-    version = label_code_version(config_hash)
-    return [
-        a.map_asset_specs(
-            lambda spec: (
-                spec.replace_attributes(code_version=version)
-                if spec.key.to_user_string() in LABEL_ASSET_NAMES
-                else spec
-            )
-        )
-        if isinstance(a, AssetsDefinition)
-        else a
-        for a in assets_defs
-    ]
-
-
-CONTRACT_CHECK = "label_contract"
-
-
-def _check_specs(asset_name: str, partitions_def: PartitionsDefinition) -> list[AssetCheckSpec]:
-    """One blocking check per asset that evaluates every rule of ``label_pipeline.checks``.
+def _check_spec(art: Artifact) -> AssetCheckSpec:
+    """One blocking check per asset that evaluates every rule of ``label_pipeline.label_contract``.
 
     One Dagster check rather than one per rule: each check costs two event-log writes per partition
     (planned, evaluated), which on the SQLite instance cost more than labelling a day of bars. The
     result's metadata lists every rule with its verdict and problems.
     """
-    rules = "\n".join(f"- {name}: {CHECK_DESCRIPTIONS[name]}" for name in check_names(asset_name))
-    # Partitioned check specs (preview in 1.13) record each evaluation against its partition.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PreviewWarning)
-        return [
-            AssetCheckSpec(
-                CONTRACT_CHECK,
-                asset=asset_name,
-                description=f"The reference's contract for {asset_name}:\n{rules}",
-                blocking=True,
-                partitions_def=partitions_def,
-            )
-        ]
+    rules = "\n".join(f"- {name}: {CHECK_DESCRIPTIONS[name]}" for name in art.rules)
+    with accepted_preview_apis():  # partitioned check specs record each evaluation against its partition
+        return AssetCheckSpec(
+            CONTRACT_CHECK,
+            asset=art.name,
+            description=f"The reference's contract for {art.name}:\n{rules}",
+            blocking=True,
+            partitions_def=partitions_for(art.grain),
+        )
 
 
-def _check_results(
-    asset_name: str, frame: pd.DataFrame, config: EffectiveConfig, entry_labels: pd.DataFrame | None = None
-) -> Iterator[AssetCheckResult]:
+def _check_result(
+    art: Artifact, frame: pd.DataFrame, config: EffectiveConfig, upstream: Mapping[str, pd.DataFrame]
+) -> AssetCheckResult:
     outcomes = check_label_frame(
-        asset_name,
+        art.name,
         frame,
         max_hold_minutes=int(config.label["entry"]["max_hold_minutes"]),
-        entry_labels=entry_labels,
+        entry_labels=upstream.get("entry_labels"),
     )
     failed = [o for o in outcomes if not o.passed]
-    yield AssetCheckResult(
-        asset_key=asset_name,
+    return AssetCheckResult(
+        asset_key=art.name,
         check_name=CONTRACT_CHECK,
         passed=not failed,
         severity=AssetCheckSeverity.ERROR,
@@ -134,170 +100,118 @@ def _check_results(
     )
 
 
-@asset(
-    partitions_def=run_partitions,
-    dagster_type=types.PricePlanContextFrame,
-    io_manager_key="label_store",
-    code_version=LABEL_CODE_VERSION,
-    group_name=GROUP,
-    kinds={"parquet", "pandas"},
-    check_specs=_check_specs("price_plan_context", run_partitions),
-)
-def price_plan_context(label_config: LabelConfig) -> Iterator:
-    """The run's price plan: barriers, holding time, costs and the plan hash entry labels carry."""
-    config = label_config.effective()
-    context_json = build_plan(config)
-    frame = price_plan_frame(context_json)
-    yield versioned_output(
-        frame,
-        {
-            "label_version": LABEL_VERSION,
-            "config_hash": config.config_hash,
-            "price_plan_hash": config.price_plan_hash,
-            "price_plan_context": MetadataValue.json(json.loads(json.dumps(context_json))),
-            "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
-        },
-    )
-    yield from _check_results("price_plan_context", frame, config)
-
-
-@asset(
-    partitions_def=run_symbol_partitions,
-    dagster_type=types.DirectionLabels,
-    io_manager_key="label_store",
-    code_version=LABEL_CODE_VERSION,
-    group_name=GROUP,
-    kinds={"parquet", "pandas"},
-    check_specs=_check_specs("direction_labels", run_symbol_partitions),
-)
-def direction_labels(
-    feature_frame: pd.DataFrame, replay_1m: pd.DataFrame, label_config: LabelConfig
-) -> Iterator:
-    """LONG / SHORT / NEUTRAL by the close-to-close return over the direction horizon."""
-    config = label_config.effective()
-    frame = build_direction_labels(feature_frame, replay_1m, config.label["direction"])
-    column = TARGET_COLUMN["direction_labels"]
-    yield label_output(
-        frame, target_column=column, report_md=distribution_report(frame, column), config=config
-    )
-    yield from _check_results("direction_labels", frame, config)
-
-
-@asset(
-    partitions_def=run_symbol_partitions,
-    ins={"price_plan_context": _PLAN_IN},
-    dagster_type=types.EntryLabels,
-    io_manager_key="label_store",
-    code_version=LABEL_CODE_VERSION,
-    group_name=GROUP,
-    kinds={"parquet", "pandas"},
-    check_specs=_check_specs("entry_labels", run_symbol_partitions),
-)
-def entry_labels(
-    feature_frame: pd.DataFrame,
-    replay_1m: pd.DataFrame,
-    price_plan_context: pd.DataFrame,
-    label_config: LabelConfig,
-    path_stats: PathStatsKernel,
-) -> Iterator:
-    """Target/stop first hit, MFE/MAE and the MAX_FUTURE_EDGE_V1 entry target, both sides."""
-    config = label_config.effective()
-    entry_conf = config.label["entry"]
-    stats = compute_for_replay(
-        path_stats.compute,
-        replay_1m,
-        int(entry_conf["max_hold_minutes"]),
-        float(entry_conf["target_bps"]),
-        float(entry_conf["stop_bps"]),
-    )
-    frame = build_entry_labels(
-        feature_frame, replay_1m, stats, entry_conf, config.cost_bps, plan_from_frame(price_plan_context)
-    )
-    column = TARGET_COLUMN["entry_labels"]
-    yield label_output(
-        frame, target_column=column, report_md=distribution_report(frame, column), config=config
-    )
-    yield from _check_results("entry_labels", frame, config)
-
-
-@asset(
-    partitions_def=run_symbol_partitions,
-    dagster_type=types.PositionStateSamples,
-    io_manager_key="label_store",
-    code_version=LABEL_CODE_VERSION,
-    group_name=GROUP,
-    kinds={"parquet", "pandas"},
-    check_specs=_check_specs("position_state_samples", run_symbol_partitions),
-)
-def position_state_samples(entry_labels: pd.DataFrame, label_config: LabelConfig) -> Iterator:
-    """Entry rows with entry_target == 1, as positions of age 0."""
-    config = label_config.effective()
-    frame = build_position_state_samples(entry_labels)
-    column = TARGET_COLUMN["position_state_samples"]
-    yield label_output(
-        frame, target_column=column, report_md=distribution_report(frame, column), config=config
-    )
-    yield from _check_results("position_state_samples", frame, config, entry_labels=entry_labels)
-
-
-def _label_out(dagster_type: DagsterType) -> AssetOut:
-    """One output of the continue/exit/risk multi-asset, stored like every other label asset."""
-    return AssetOut(
-        dagster_type=dagster_type,
-        io_manager_key="label_store",
-        code_version=LABEL_CODE_VERSION,
-        group_name=GROUP,
-        kinds={"parquet", "pandas"},
-    )
-
-
-@multi_asset(
-    partitions_def=run_symbol_partitions,
-    ins={
-        "feature_frame": AssetIn("feature_frame"),
-        "replay_1m": AssetIn("replay_1m"),
-        "price_plan_context": _PLAN_IN,
-    },
-    outs={
-        "continue_labels": _label_out(types.ContinueLabels),
-        "exit_labels": _label_out(types.ExitLabels),
-        "risk_labels": _label_out(types.RiskLabels),
-    },
-    check_specs=[
-        *_check_specs("continue_labels", run_symbol_partitions),
-        *_check_specs("exit_labels", run_symbol_partitions),
-        *_check_specs("risk_labels", run_symbol_partitions),
-    ],
-)
-def continue_exit_risk_labels(
-    context: AssetExecutionContext,
-    feature_frame: pd.DataFrame,
-    replay_1m: pd.DataFrame,
-    price_plan_context: pd.DataFrame,
-    label_config: LabelConfig,
-    path_stats: PathStatsKernel,
-):
-    """Continue, exit and risk labels from one computation of the path stats at the continue horizon."""
-    config = label_config.effective()
-    plan = plan_from_frame(price_plan_context)
-    stats = compute_for_replay(
-        path_stats.compute,
-        replay_1m,
-        int(config.label["continue"]["horizon_minutes"]),
-        float(plan["targetDistanceBps"]),
-        float(plan["stopDistanceBps"]),
-    )
-    frames = build_continue_exit_risk_labels(
-        feature_frame, replay_1m, stats, config.label, config.cost_bps, plan
-    )
-    named = [
-        (name, frame, TARGET_COLUMN[f"{name}_labels"])
-        for name, frame in zip(("continue", "exit", "risk"), frames, strict=True)
-    ]
-    report = continue_exit_risk_report(named)
-    for name, frame, column in named:
-        yield label_output(
-            frame, target_column=column, report_md=report, config=config, output_name=f"{name}_labels"
+def _outputs(
+    arts: Sequence[Artifact], frames: Mapping[str, pd.DataFrame], config: EffectiveConfig
+) -> list[Output]:
+    """Each artifact's frame with its manifest. A run-level artifact (the price plan) records the plan
+    it holds; the others the reference's report: one per artifact, or the combined one of a step
+    with several outputs (the reference's continue/exit/risk report)."""
+    if arts[0].grain == RUN:
+        plan_json = json.loads(json.dumps(price_plan_context(config)))
+        return [
+            versioned_output(
+                a,
+                frames[a.name],
+                {
+                    "label_version": LABEL_VERSION,
+                    "config_hash": config.config_hash,
+                    "price_plan_hash": config.price_plan_hash,
+                    "price_plan_context": MetadataValue.json(plan_json),
+                    "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
+                },
+                output_name=a.name,
+            )
+            for a in arts
+        ]
+    if len(arts) == 1:
+        reports = {arts[0].name: distribution_report(frames[arts[0].name], arts[0].target_column)}
+    else:
+        combined = continue_exit_risk_report(
+            [(a.name.removesuffix("_labels"), frames[a.name], a.target_column) for a in arts]
         )
-    for name, frame, _ in named:
-        yield from _check_results(f"{name}_labels", frame, config)
+        reports = {a.name: combined for a in arts}
+    return [
+        label_output(a, frames[a.name], report_md=reports[a.name], config=config, output_name=a.name)
+        for a in arts
+    ]
+
+
+def _step_inputs(context: AssetExecutionContext, loaded: Mapping[str, pd.DataFrame]) -> StepInputs:
+    """The step's inputs; a stored plan that another config built is refused before anything is built."""
+    config = context.resources.label_config.effective()
+    plan = None
+    if "price_plan_context" in loaded:
+        plan = plan_from_frame(loaded["price_plan_context"])
+        try:
+            require_same_plan(plan, config)
+        except PlanMismatchError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
+    return StepInputs(
+        config=config,
+        features=loaded.get("feature_frame"),
+        replay=loaded.get("replay_1m"),
+        plan=plan,
+        upstream={
+            k: v for k, v in loaded.items() if k not in ("feature_frame", "replay_1m", "price_plan_context")
+        },
+        **({"kernel": context.resources.path_stats.compute} if "replay_1m" in loaded else {}),
+    )
+
+
+def _step_name(arts: Sequence[Artifact]) -> str:
+    if len(arts) == 1:
+        return arts[0].name
+    return arts[0].builder().__name__.removesuffix("_step") + "_labels"
+
+
+def _step_asset(arts: Sequence[Artifact], code_version: str) -> AssetsDefinition:
+    """One multi-asset computing ``arts`` (the artifacts of one builder) per partition."""
+    reads = list(dict.fromkeys(r for a in arts for r in a.reads))
+    ins = {
+        r: AssetIn(r, partition_mapping=plan_to_label_mapping)
+        if artifact(r).grain == RUN and arts[0].grain != RUN
+        else AssetIn(r)
+        for r in reads
+    }
+    # the kernel is warmed up (PathStatsKernel) only in the steps that read bars
+    resources = {"label_config"} | ({"path_stats"} if "replay_1m" in reads else set())
+
+    with accepted_preview_apis():  # backfill_policy is beta in name
+
+        @multi_asset(
+            name=_step_name(arts),
+            partitions_def=partitions_for(arts[0].grain),
+            ins=ins,
+            outs={
+                a.name: AssetOut(
+                    dagster_type=DAGSTER_TYPES[a.name],
+                    io_manager_key="label_store",
+                    code_version=code_version,
+                    group_name=GROUP,
+                    kinds=KINDS,
+                    description=a.description,
+                )
+                for a in arts
+            },
+            check_specs=[_check_spec(a) for a in arts],
+            required_resource_keys=resources,
+            backfill_policy=BACKFILL_POLICY,
+        )
+        def step(context: AssetExecutionContext, **loaded: pd.DataFrame) -> Iterator:
+            inputs = _step_inputs(context, loaded)
+            frames = arts[0].builder()(inputs)
+            yield from _outputs(arts, frames, inputs.config)
+            for a in arts:
+                yield _check_result(a, frames[a.name], inputs.config, inputs.upstream)
+
+    return step
+
+
+def build_label_assets(config_hash: str | None) -> list[AssetsDefinition]:
+    """Every label artifact of the registry, one step per builder, its code version covering the config."""
+    version = label_code_version(config_hash)
+    return [
+        _step_asset(arts, version)
+        for grain in ("run", "run_symbol")
+        for arts in steps(grain).values()  # type: ignore[arg-type]
+    ]

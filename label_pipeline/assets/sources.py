@@ -14,7 +14,6 @@ so "changed since the last observation" is one event-log lookup per file.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from dagster import (
     AssetKey,
     AssetObservation,
     AssetRecordsFilter,
-    BetaWarning,
     DagsterInstance,
     DataVersion,
     DataVersionsByPartition,
@@ -33,18 +31,14 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
 from label_pipeline.inputs import FEATURE_OPTIONAL, FEATURE_READ, REPLAY_REQUIRED, file_identity, run_files
-from label_pipeline.keys import PartitionKeyError, validate_key
-from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, partition_key, run_symbol_partitions
+from label_pipeline.keys import RUN_DIM, SYMBOL_DIM, PartitionKeyError, validate_key
+from label_pipeline.partitions import partition_key, run_symbol_partitions
 from label_pipeline.resources import RunsRoot
 
 SOURCE_KEYS: dict[str, AssetKey] = {"feature": AssetKey("feature_file"), "replay": AssetKey("replay_file")}
-# The input asset each source feeds (wired in definitions.py: the input assets are owned elsewhere).
-SOURCE_OF_INPUT: dict[str, AssetKey] = {
-    "feature_frame": SOURCE_KEYS["feature"],
-    "replay_1m": SOURCE_KEYS["replay"],
-}
 IDENTITY_KEY = "source_file"
 
 
@@ -143,8 +137,7 @@ def _observe_all(context: Any, runs_root: RunsRoot, which: str) -> DataVersionsB
     return DataVersionsByPartition(versions)
 
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", BetaWarning)  # observable sources are beta in name; staleness uses them
+with accepted_preview_apis():  # observable sources are beta in name; staleness uses them
 
     @observable_source_asset(
         partitions_def=run_symbol_partitions,

@@ -31,9 +31,10 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from label_pipeline.kernel.units import MINUTE_MS
+
 __all__ = ["PathStats", "SideStats", "compute_path_stats", "warm_up"]
 
-BAR_MS = 60_000
 _QUANTILE = 0.8
 
 # error_model="numpy": a zero price must give inf/NaN as in numpy, not raise ZeroDivisionError.
@@ -88,7 +89,7 @@ def _mark_valid(open_ms, close, horizon, valid):
     streak = 0  # number of consecutive good steps starting at the current index
     count = 0
     for i in range(n - 2, -1, -1):
-        if open_ms[i + 1] - open_ms[i] == BAR_MS:
+        if open_ms[i + 1] - open_ms[i] == MINUTE_MS:
             streak += 1
         else:
             streak = 0
@@ -487,8 +488,8 @@ def _write_side(
     flags[side, 1, k] = 1 if s_win else 0
     flags[side, 2, k] = 0 if (t_win or s_win) else 1
     flags[side, 3, k] = 1 if (t_any and s_any and first_t == first_s) else 0
-    times[side, 0, k] = (first_t + 1) * BAR_MS if t_win else -1
-    times[side, 1, k] = (first_s + 1) * BAR_MS if s_win else -1
+    times[side, 0, k] = (first_t + 1) * MINUTE_MS if t_win else -1
+    times[side, 1, k] = (first_s + 1) * MINUTE_MS if s_win else -1
     if t_win:
         values[side, 0, k] = target_bps
     elif s_win:
@@ -773,6 +774,6 @@ def _empty_result() -> PathStats:
 def warm_up() -> None:
     """Compile (or load from numba's on-disk cache) every kernel function before the first real
     call, so a service pays the cost once at start-up rather than inside a run."""
-    t = np.arange(6, dtype=np.int64) * BAR_MS
+    t = np.arange(6, dtype=np.int64) * MINUTE_MS
     px = np.array([100.0, 100.2, 99.9, 100.1, 100.3, 100.0])
     compute_path_stats(t, px, px + 0.1, px - 0.1, np.full(6, 1.5), 2, 10.0, 10.0)

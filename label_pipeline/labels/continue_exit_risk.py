@@ -8,11 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from label_pipeline.artifacts import artifact
 from label_pipeline.config import LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
-from label_pipeline.labels.columns import CONTINUE_COLUMNS, EXIT_COLUMNS, RISK_COLUMNS
 from label_pipeline.labels.joins import inner_match, take
 from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
+from label_pipeline.labels.step import StepInputs
+
+CONTINUE_COLUMNS = artifact("continue_labels").column_names
+EXIT_COLUMNS = artifact("exit_labels").column_names
+RISK_COLUMNS = artifact("risk_labels").column_names
 
 
 def build_continue_exit_risk_labels(
@@ -134,3 +139,17 @@ def build_continue_exit_risk_labels(
         }
     )
     return continue_labels[CONTINUE_COLUMNS], exit_labels[EXIT_COLUMNS], risk_labels[RISK_COLUMNS]
+
+
+def continue_exit_risk_step(inputs: StepInputs) -> dict[str, pd.DataFrame]:
+    """At the continue horizon and the stored plan's barriers."""
+    plan = inputs.require("plan")
+    stats = inputs.path_stats(
+        int(inputs.config.label["continue"]["horizon_minutes"]),
+        float(plan["targetDistanceBps"]),
+        float(plan["stopDistanceBps"]),
+    )
+    frames = build_continue_exit_risk_labels(
+        inputs.require("features"), inputs.require("replay"), stats, inputs.config.label, inputs.config.cost_bps, plan
+    )
+    return dict(zip(("continue_labels", "exit_labels", "risk_labels"), frames, strict=True))

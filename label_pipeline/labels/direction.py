@@ -7,10 +7,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from label_pipeline.artifacts import artifact
 from label_pipeline.config import LABEL_VERSION
-from label_pipeline.labels.columns import DIRECTION_COLUMNS
+from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.labels.joins import constant, left_lookup, take
+from label_pipeline.labels.step import StepInputs
 
+DIRECTION_COLUMNS = artifact("direction_labels").column_names
 _LABELS = np.array(["LONG", "SHORT", "NEUTRAL"], dtype=object)
 
 
@@ -24,7 +27,7 @@ def build_direction_labels(
     bar_ms = replay["open_time_ms"].to_numpy(dtype="int64")
     bar_close = replay["close"].to_numpy(dtype="float64")
     close = left_lookup(open_ms, bar_ms, bar_close, "replay_1m")
-    future_close = left_lookup(open_ms + horizon * 60_000, bar_ms, bar_close, "replay_1m")
+    future_close = left_lookup(open_ms + horizon * MINUTE_MS, bar_ms, bar_close, "replay_1m")
     with np.errstate(all="ignore"):
         future_return = (future_close / close - 1.0) * 10000.0
     code = np.select(
@@ -55,3 +58,11 @@ def build_direction_labels(
         }
     )
     return out[DIRECTION_COLUMNS]
+
+
+def direction_step(inputs: StepInputs) -> dict[str, pd.DataFrame]:
+    return {
+        "direction_labels": build_direction_labels(
+            inputs.require("features"), inputs.require("replay"), inputs.config.label["direction"]
+        )
+    }

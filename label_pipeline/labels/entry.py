@@ -8,11 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from label_pipeline.artifacts import artifact
 from label_pipeline.config import ENTRY_LABEL_METHOD, LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
-from label_pipeline.labels.columns import ENTRY_COLUMNS
 from label_pipeline.labels.joins import constant, inner_match, take
 from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
+from label_pipeline.labels.step import StepInputs
+
+ENTRY_COLUMNS = artifact("entry_labels").column_names
 
 _PASS_THROUGH = ["sample_id", "symbol", "event_time"]
 _TAIL = ["split_id", "walk_forward_fold"]
@@ -65,3 +68,21 @@ def build_entry_labels(
     columns["label_version"] = constant(n, LABEL_VERSION)
     # copy=False: the columns are fresh arrays; consolidating them would double the peak memory
     return pd.DataFrame({c: columns[c] for c in ENTRY_COLUMNS}, copy=False)
+
+
+def entry_step(inputs: StepInputs) -> dict[str, pd.DataFrame]:
+    """At the entry horizon and barriers of the config, which the step has checked against the
+    stored plan (``label_pipeline.labels.price_plan.require_same_plan``)."""
+    entry_conf = inputs.config.label["entry"]
+    stats = inputs.path_stats(
+        int(entry_conf["max_hold_minutes"]), float(entry_conf["target_bps"]), float(entry_conf["stop_bps"])
+    )
+    frame = build_entry_labels(
+        inputs.require("features"),
+        inputs.require("replay"),
+        stats,
+        entry_conf,
+        inputs.config.cost_bps,
+        inputs.require("plan"),
+    )
+    return {"entry_labels": frame}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from label_pipeline.labels.step import StepInputs
+
 
 def build_position_state_samples(entry: pd.DataFrame) -> pd.DataFrame:
     """Entry rows with ``entry_target == 1`` at age 0 and zero unrealized PnL.
@@ -17,3 +19,7 @@ def build_position_state_samples(entry: pd.DataFrame) -> pd.DataFrame:
     samples["mfe_bps"] = pd.to_numeric(samples["mfe_bps"], errors="coerce").fillna(0.0).clip(lower=0)
     samples["mae_bps"] = pd.to_numeric(samples["mae_bps"], errors="coerce").fillna(0.0).clip(lower=0)
     return samples.reset_index(drop=True)
+
+
+def position_step(inputs: StepInputs) -> dict[str, pd.DataFrame]:
+    return {"position_state_samples": build_position_state_samples(inputs.require("entry_labels"))}

@@ -1,0 +1,1 @@
+"""What runs the pipeline on its own: the run sensor, the backfill schedules, and the work finder."""

@@ -1,0 +1,92 @@
+"""Which partitions need work: missing, failed or stale, as Dagster itself sees them.
+
+Missing / failed / in progress come from the instance's partition status cache (one bulk read per
+asset); stale comes from ``CachingStaleStatusResolver``, the same resolver the UI's "stale" badge
+and Dagster's own ``stale_assets_only`` run requests use, so the schedule requests exactly what the
+UI shows as stale (code version changed, or an upstream data version newer than the one the
+partition was built from). A partition is judged over every asset its job materializes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from dagster import AssetKey, DagsterInstance, PartitionsDefinition
+from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.loader import LoadingContext
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+
+from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
+from label_pipeline.partitions import partition_key, run_partitions, run_symbol_partitions
+
+REASON_TAG = "label_pipeline/reason"  # run tag: why the sensor or a schedule requested the run
+
+MISSING, FAILED, STALE = "missing", "failed", "stale"
+IN_PROGRESS, FRESH = "in_progress", "fresh"
+NEEDS_WORK = (MISSING, FAILED, STALE)
+
+
+class _Scope(LoadingContext):
+    """The request scope the resolver batches and caches its event-log reads in (one tick)."""
+
+    def __init__(self, instance: DagsterInstance):
+        self._instance = instance
+        self._loaders: dict = {}
+
+    @property
+    def instance(self) -> DagsterInstance:
+        return self._instance
+
+    @property
+    def loaders(self) -> dict:
+        return self._loaders
+
+
+class WorkFinder:
+    """Answers "does this partition need work, and why?" for one tick (results are cached)."""
+
+    def __init__(self, instance: DagsterInstance, asset_graph: BaseAssetGraph):
+        self._instance = instance
+        self._resolver = CachingStaleStatusResolver(instance, asset_graph, _Scope(instance))
+
+    def classify(
+        self,
+        asset_keys: Sequence[AssetKey],
+        keys: Sequence[str],
+        partitions_def: PartitionsDefinition,
+    ) -> dict[str, str]:
+        """``{partition key: state}`` over every asset of a job, the first that applies of:
+        in_progress (any asset; it is being worked on), failed, missing, stale, fresh."""
+        statuses: dict[AssetKey, Mapping[str, AssetPartitionStatus | None]] = {
+            asset_key: self._instance.get_status_by_partition(asset_key, list(keys), partitions_def) or {}
+            for asset_key in asset_keys
+        }
+        states: dict[str, str] = {}
+        for key in keys:
+            per_asset = [statuses[a].get(key) for a in asset_keys]
+            if AssetPartitionStatus.IN_PROGRESS in per_asset:
+                states[key] = IN_PROGRESS
+            elif AssetPartitionStatus.FAILED in per_asset:
+                states[key] = FAILED
+            elif any(status is None for status in per_asset):
+                states[key] = MISSING
+            elif any(self._resolver.get_status(a, key) == StaleStatus.STALE for a in asset_keys):
+                states[key] = STALE
+            else:
+                states[key] = FRESH
+        return states
+
+    def labels(self, run_id: str, symbols: Sequence[str]) -> dict[str, str]:
+        """The run's (run, symbol) partitions that label_job should materialize, with the reason."""
+        keys = [partition_key(run_id, s) for s in symbols]
+        states = self.classify(LABEL_JOB_ASSETS, keys, run_symbol_partitions)
+        return {key: state for key, state in states.items() if state in NEEDS_WORK}
+
+    def plan_state(self, run_id: str) -> str:
+        return self.classify(PLAN_JOB_ASSETS, [run_id], run_partitions)[run_id]
+
+    def plan(self, run_id: str) -> str | None:
+        """Why the run's price plan needs materializing; None when it is fresh or in progress."""
+        state = self.plan_state(run_id)
+        return state if state in NEEDS_WORK else None

@@ -1,0 +1,341 @@
+"""The input contract of one symbol's slice: every way a feature or replay frame can be unusable,
+named precisely (file, column, offending keys, what to do).
+
+Pure pandas/numpy, no Dagster: ``label_pipeline.inputs`` calls it on each slice it reads. Nothing
+here repairs, converts or drops anything; a frame either passes unchanged or raises
+``InputDataError``. What the reference treats as *invalid rows* rather than errors stays allowed:
+gaps between bars and NaN in ``close``/``high``/``low``/``spread_bps`` (those rows get no label), and
+NaN in the feature columns the labels fill or skip (``realized_vol_15m_bps``, ...).
+
+Checks run per file in two passes: column dtypes first (value checks need the right types), then
+row values. Each pass reports all of its problems at once, so one rerun shows everything to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from label_pipeline.kernel.units import MINUTE_MS
+
+MAX_LISTED = 10  # offending keys listed per problem; the count is always given
+
+
+class InputDataError(ValueError):
+    """Input data that cannot be labelled; the message names the run, file, columns and rows."""
+
+
+# ---------------------------------------------------------------------------------------------
+# column kinds
+# ---------------------------------------------------------------------------------------------
+
+TIME = "timestamp"
+EPOCH_MS = "int64 epoch milliseconds"
+NUMBER = "number"
+ID = "id"
+ANY = "any"
+
+REPLAY_KINDS = {
+    "event_time": TIME,
+    "open_time_ms": EPOCH_MS,
+    "open": NUMBER,
+    "high": NUMBER,
+    "low": NUMBER,
+    "close": NUMBER,
+    "spread_bps": NUMBER,
+}
+FEATURE_KINDS = {
+    "sample_id": ID,
+    "event_time": TIME,
+    "open_time_ms": EPOCH_MS,
+    "split_id": ANY,
+    "walk_forward_fold": ANY,
+    "spread_bps": NUMBER,
+    "spread_rank_24h_pct": NUMBER,
+    "realized_vol_15m_bps": NUMBER,
+    "ret_15m_bps": NUMBER,
+}
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+
+def _dtype_problem(name: str, series: pd.Series, kind: str) -> str | None:
+    dtype = series.dtype
+    numpy_kind = dtype.kind if isinstance(dtype, np.dtype) else None
+    if kind == TIME:
+        if isinstance(dtype, pd.DatetimeTZDtype) or numpy_kind == "M":
+            return None
+        want = "a timestamp (naive timestamps are taken as UTC)"
+    elif kind == EPOCH_MS:
+        if dtype == np.dtype("int64"):
+            return None
+        want = "int64 (epoch milliseconds of the bar's open)"
+    elif kind == NUMBER:
+        if numpy_kind is not None and numpy_kind in "iuf":
+            return None
+        want = "numeric (float64, or an integer type; NaN for a missing value)"
+    elif kind == ID:
+        if numpy_kind is not None and numpy_kind in "iu":
+            return None
+        if numpy_kind == "O" or isinstance(dtype, pd.StringDtype):
+            inferred = pd.api.types.infer_dtype(series, skipna=True)
+            if inferred in ("string", "integer", "empty"):
+                return None
+            dtype = f"{dtype} holding {inferred} values"
+        want = "strings or integers, one type for the whole column"
+    else:
+        return None
+    sample = series.dropna()
+    example = f", e.g. {sample.iloc[0]!r} ({type(sample.iloc[0]).__name__})" if len(sample) else ""
+    return (
+        f"column {name!r} has dtype {dtype}{example}; it must be {want}. Nothing is converted: "
+        "write the column with that type in the source and rewrite the file"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# row checks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows of one slice and how to name a row in a message."""
+
+    frame: pd.DataFrame
+    key_column: str  # open_time_ms for bars, sample_id for feature rows
+    noun: str  # "bar" / "feature row"
+
+    def describe(self, mask: np.ndarray, show: Sequence[str] = ()) -> str:
+        """'3 bars: open_time_ms=... (high=1.0, low=2.0), ...' for the first MAX_LISTED rows."""
+        positions = np.flatnonzero(mask)
+        show = [c for c in show if c != self.key_column]
+        parts = []
+        for pos in positions[:MAX_LISTED]:
+            row = self.frame.iloc[int(pos)]
+            text = f"{self.key_column}={_fmt(row[self.key_column])}"
+            if self.key_column == "open_time_ms":
+                text += _as_time(row["open_time_ms"])
+            if show:
+                text += " (" + ", ".join(f"{c}={_fmt(row[c])}" for c in show) + ")"
+            parts.append(text)
+        more = f", ... ({len(positions) - MAX_LISTED} more)" if len(positions) > MAX_LISTED else ""
+        return f"{len(positions)} {self.noun}{'s' if len(positions) != 1 else ''}: {', '.join(parts)}{more}"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, (np.integer,)):
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _as_time(open_ms: object) -> str:
+    """' [2026-01-01 00:20:00Z]': the bar's open as a UTC time, to find the row in the source."""
+    try:
+        return f" [{pd.Timestamp(int(open_ms), unit='ms', tz='UTC'):%Y-%m-%d %H:%M:%S.%f}"[:-3] + "Z]"
+    except (ValueError, OverflowError, TypeError):
+        return ""
+
+
+def _float(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _event_time_ms_agrees(event_time: pd.Series, open_ms: np.ndarray) -> np.ndarray:
+    """Whether each event_time is exactly the instant ``open_time_ms`` (integer arithmetic, no
+    overflow): naive times are UTC, tz-aware ones are compared as instants."""
+    if isinstance(event_time.dtype, pd.DatetimeTZDtype):
+        event_time = event_time.dt.tz_convert("UTC").dt.tz_localize(None)
+    values = event_time
+    unit = np.datetime_data(values.to_numpy().dtype)[0]
+    raw = values.to_numpy().view("int64")
+    per_ms = {"ns": 1_000_000, "us": 1_000, "ms": 1}
+    if unit in per_ms:
+        f = per_ms[unit]
+        return (raw % f == 0) & (raw // f == open_ms)
+    if unit == "s":
+        return (open_ms % 1000 == 0) & (open_ms // 1000 == raw)
+    return np.zeros(len(raw), dtype=bool)  # days or coarser: never a 1-minute bar's open
+
+
+def _duplicates(rows: _Rows, column: str, what: str, keep: str) -> str | None:
+    series = rows.frame[column]
+    dup = (series.duplicated(keep=False) & series.notna()).to_numpy()
+    if not dup.any():
+        return None
+    counts = series[dup].value_counts(sort=False)
+    listed = ", ".join(f"{_fmt(k)} ({int(n)} rows)" for k, n in list(counts.items())[:MAX_LISTED])
+    more = f", ... ({len(counts) - MAX_LISTED} more)" if len(counts) > MAX_LISTED else ""
+    return (
+        f"column {column!r}: {len(counts)} {what} appear more than once ({int(dup.sum())} rows in all): "
+        f"{listed}{more}. The reference would silently multiply these rows in its joins; keep {keep} in the "
+        "source and rewrite the file"
+    )
+
+
+def _time_checks(rows: _Rows) -> list[str]:
+    """Key columns of either file: event_time present and equal to open_time_ms, minute boundaries."""
+    frame, problems = rows.frame, []
+    open_ms = frame["open_time_ms"].to_numpy()
+    missing_time = frame["event_time"].isna().to_numpy()
+    if missing_time.any():
+        problems.append(
+            f"column 'event_time' is missing (NaT) in {rows.describe(missing_time)}; every {rows.noun} needs "
+            "its time: fill it in the source or remove the row"
+        )
+    off_minute = open_ms % MINUTE_MS != 0
+    if off_minute.any():
+        problems.append(
+            f"column 'open_time_ms' is not on a minute boundary (a multiple of 60000) in "
+            f"{rows.describe(off_minute, ['open_time_ms'])}; 1-minute bars open on the minute: check the "
+            "time unit (milliseconds) and the source's bar alignment"
+        )
+    disagree = ~missing_time & ~_event_time_ms_agrees(frame["event_time"], open_ms)
+    if disagree.any():
+        problems.append(
+            f"column 'event_time' disagrees with 'open_time_ms' in {rows.describe(disagree, ['event_time'])}; "
+            "event_time must be the instant open_time_ms names (naive times are UTC): fix whichever is wrong "
+            "in the source"
+        )
+    return problems
+
+
+def _finite_checks(rows: _Rows, columns: Sequence[str]) -> list[str]:
+    problems = []
+    for column in columns:
+        values = _float(rows.frame[column])
+        infinite = np.isinf(values)
+        if infinite.any():
+            problems.append(
+                f"column {column!r} is infinite in {rows.describe(infinite, [column])}; use NaN for a missing "
+                "value (the row then gets no label where the reference skips it) or fix the value in the source"
+            )
+    return problems
+
+
+def _range_check(
+    rows: _Rows, column: str, bad: Callable[[np.ndarray], np.ndarray], rule: str, fix: str
+) -> list[str]:
+    values = _float(rows.frame[column])
+    with np.errstate(invalid="ignore"):
+        mask = np.isfinite(values) & bad(values)
+    if not mask.any():
+        return []
+    return [f"column {column!r} {rule} in {rows.describe(mask, [column])}; {fix}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the two files
+# ---------------------------------------------------------------------------------------------
+
+
+def _raise(where: str, problems: list[str], stage: str) -> None:
+    if problems:
+        header = f"{where} has {len(problems)} {stage} problem{'s' if len(problems) != 1 else ''}"
+        raise InputDataError(
+            header
+            + " (nothing is stored from this file; the partition's stored labels stay as they were):\n- "
+            + "\n- ".join(problems)
+        )
+
+
+def _check_dtypes(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> None:
+    problems = [
+        p
+        for name, kind in kinds.items()
+        if name in frame.columns
+        if (p := _dtype_problem(name, frame[name], kind))
+    ]
+    _raise(where, problems, "column type")
+
+
+def validate_replay_slice(frame: pd.DataFrame, where: str) -> None:
+    """Raise ``InputDataError`` unless ``frame`` (one symbol's bars, file order) is labellable.
+
+    ``where`` starts every message, e.g. "run 'r1', symbol 'BTC/USDT': replay file /x/replay_1m.parquet".
+    """
+    _check_dtypes(frame, REPLAY_KINDS, where)
+    frame = frame.reset_index(drop=True)
+    rows = _Rows(frame, "open_time_ms", "bar")
+    problems = _time_checks(rows)
+    if dup := _duplicates(rows, "open_time_ms", "bar times", "one bar per minute"):
+        problems.append(dup)
+    problems += _finite_checks(rows, [*PRICE_COLUMNS, "spread_bps"])
+    for column in PRICE_COLUMNS:
+        problems += _range_check(
+            rows,
+            column,
+            lambda v: v <= 0,
+            "is zero or negative",
+            "prices must be > 0: fix or remove these bars in the source (NaN marks a missing price)",
+        )
+    high, low, close = (_float(frame[c]) for c in ("high", "low", "close"))
+    with np.errstate(invalid="ignore"):
+        inverted = np.isfinite(high) & np.isfinite(low) & (high < low)
+        outside = np.isfinite(high) & np.isfinite(low) & np.isfinite(close) & ~inverted
+        outside &= (close < low) | (close > high)
+    if inverted.any():
+        problems.append(
+            f"column 'high' is below column 'low' in {rows.describe(inverted, ['high', 'low'])}; a bar's high "
+            "must be >= its low: check for swapped columns and fix the source"
+        )
+    if outside.any():
+        problems.append(
+            f"column 'close' is outside [low, high] in {rows.describe(outside, ['low', 'close', 'high'])}; a "
+            "bar closes within its range: fix the source's bars"
+        )
+    problems += _range_check(
+        rows,
+        "spread_bps",
+        lambda v: v < 0,
+        "is negative",
+        "a bid-ask spread is >= 0: fix the source (NaN marks a missing spread)",
+    )
+    _raise(where, problems, "row")
+
+
+def validate_feature_slice(frame: pd.DataFrame, where: str) -> None:
+    """Raise ``InputDataError`` unless ``frame`` (one symbol's feature rows, file order) is labellable."""
+    _check_dtypes(frame, FEATURE_KINDS, where)
+    frame = frame.reset_index(drop=True)
+    rows = _Rows(frame, "sample_id", "feature row")
+    problems = []
+    missing_id = frame["sample_id"].isna().to_numpy()
+    if missing_id.any():
+        by_time = _Rows(frame, "open_time_ms", "feature row")
+        problems.append(
+            f"column 'sample_id' is missing in {by_time.describe(missing_id)}; every feature row needs an id: "
+            "fill it in the source"
+        )
+    if dup := _duplicates(rows, "sample_id", "sample ids", "one row per sample id"):
+        problems.append(dup)
+    problems += _time_checks(rows)
+    if dup := _duplicates(rows, "open_time_ms", "bar times", "one feature row per bar time"):
+        problems.append(dup)
+    numeric = [
+        c for c in ("spread_bps", "spread_rank_24h_pct", "realized_vol_15m_bps", "ret_15m_bps") if c in frame
+    ]
+    problems += _finite_checks(rows, numeric)
+    problems += _range_check(
+        rows, "spread_bps", lambda v: v < 0, "is negative", "a bid-ask spread is >= 0: fix the source"
+    )
+    problems += _range_check(
+        rows,
+        "spread_rank_24h_pct",
+        lambda v: (v < 0) | (v > 1),
+        "is outside [0, 1]",
+        "it is a fraction (the liquidity label compares it with 0.90): if the source gives percent (0-100), "
+        "divide by 100 there",
+    )
+    problems += _range_check(
+        rows,
+        "realized_vol_15m_bps",
+        lambda v: v < 0,
+        "is negative",
+        "a volatility (standard deviation) is >= 0: fix the source",
+    )
+    _raise(where, problems, "row")

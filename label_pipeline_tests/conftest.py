@@ -1,0 +1,25 @@
+"""Fixtures shared by the suite. Layout: ``unit/`` (pure functions, no Dagster instance),
+``integration/`` (real materializations on a SQLite instance), ``distributed/`` (the distributed
+profile against real PostgreSQL and RabbitMQ), ``harness/`` (helpers and process harnesses),
+``golden/`` (the reference's outputs on small runs, for parity without ../shared)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from dagster import DagsterInstance, instance_for_test
+
+from label_pipeline_tests.harness.common import fast_temp_dir
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    """A fresh SQLite Dagster instance in a fast temporary folder, removed afterwards."""
+    home = fast_temp_dir()
+    try:
+        with instance_for_test(temp_dir=home) as inst:
+            yield inst
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

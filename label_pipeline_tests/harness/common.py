@@ -1,0 +1,35 @@
+"""What many test modules share: the partition's label assets, a quiet run config, a fast
+temporary Dagster home, and the rule for tests that need real services."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from label_pipeline.artifacts import LABEL_ARTIFACTS, RUN_SYMBOL
+
+# The label artifacts of a (run, symbol) partition, in registry order.
+LABEL_ASSETS: list[str] = [a.name for a in LABEL_ARTIFACTS if a.grain == RUN_SYMBOL]
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+REQUIRE_ENVS = ("LABEL_PIPELINE_REQUIRE_SERVICES", "CI")
+
+
+def services_required() -> bool:
+    """CI (or LABEL_PIPELINE_REQUIRE_SERVICES) must run the tests that need real services."""
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes") for name in REQUIRE_ENVS)
+
+
+def skip_or_fail(message: str) -> None:
+    """Skip a test whose services or extras are missing; fail instead where they are required."""
+    if services_required():
+        pytest.fail(f"{message} (required: CI or LABEL_PIPELINE_REQUIRE_SERVICES is set)")
+    pytest.skip(message)
+
+
+def fast_temp_dir() -> str:
+    """A temporary folder in memory where the machine has one: the SQLite event log writes a lot."""
+    shm = Path("/dev/shm")
+    return tempfile.mkdtemp(dir=shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.mkdtemp()
