@@ -96,7 +96,7 @@ _HEAD = (SAMPLE_ID, SYMBOL, EVENT_TIME)
 _TAIL = (SPLIT_ID, FOLD, LABEL_VERSION_COL)
 
 _BASE_RULES = ("schema", "targets_binary", "targets_not_null")
-_PATH_RULES = ("side_long_short", "time_to_barrier_range", "one_outcome_per_row")
+_PATH_RULES = ("side_long_short", "time_to_barrier_range", "one_outcome_per_row", "one_price_plan")
 
 FEATURE_COLUMNS = (
     SAMPLE_ID,

@@ -31,6 +31,8 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "side_long_short": "side is only LONG or SHORT.",
     "time_to_barrier_range": "time_to_target_ms and time_to_stop_ms are -1 (barrier did not win) or a whole "
     "number of minutes in 1 .. max_hold_minutes, and -1 exactly when their barrier did not win.",
+    "one_price_plan": "Every row's price_plan_id and price_plan_hash are the plan of the config in force, the one "
+    "the manifest records (a partition never mixes two price plans).",
     "one_outcome_per_row": "Exactly one of target_hit, stop_hit, timeout_hit is 1 on every row.",
     "rows_match_entry_labels": "Position samples are exactly the entry rows with entry_target == 1 "
     "(same count, same sample_id and side in the same order).",
@@ -151,6 +153,17 @@ def check_one_outcome(frame: pd.DataFrame) -> CheckOutcome:
     return _outcome("one_outcome_per_row", problems)
 
 
+def check_one_price_plan(frame: pd.DataFrame, plan_id: str | None, plan_hash: str | None) -> CheckOutcome:
+    problems = []
+    for column, expected in (("price_plan_id", plan_id), ("price_plan_hash", plan_hash)):
+        bad = frame.loc[frame[column] != expected, column]
+        if len(bad):
+            problems.append(
+                f"{column}: {len(bad)} rows differ from the config's {expected!r}, e.g. {bad.unique()[:3].tolist()}"
+            )
+    return _outcome("one_price_plan", problems, price_plan_id=plan_id, price_plan_hash=plan_hash)
+
+
 def check_rows_match_entry(position: pd.DataFrame, entry: pd.DataFrame) -> CheckOutcome:
     chosen = entry.loc[entry["entry_target"] == 1, ["sample_id", "side"]].reset_index(drop=True)
     keys = position[["sample_id", "side"]].reset_index(drop=True)
@@ -192,11 +205,14 @@ def check_label_frame(
     *,
     max_hold_minutes: int,
     entry_labels: pd.DataFrame | None = None,
+    price_plan_id: str | None = None,
+    price_plan_hash: str | None = None,
 ) -> list[CheckOutcome]:
     """Every check of ``asset_name`` (see ``check_names``) on one partition's frame.
 
     ``max_hold_minutes`` bounds ``time_to_*_ms`` (the entry horizon of the effective config);
-    ``entry_labels`` is needed for ``position_state_samples`` only.
+    ``entry_labels`` is needed for ``position_state_samples`` only; ``price_plan_id`` and
+    ``price_plan_hash`` are the effective config's plan, which rows with a plan must carry.
     """
     if asset_name not in COLUMNS:
         raise ValueError(f"no checks for {asset_name!r}; checked assets: {list(COLUMNS)}")
@@ -209,6 +225,7 @@ def check_label_frame(
         "side_long_short": lambda: check_side(frame),
         "time_to_barrier_range": lambda: check_time_to_barrier(frame, max_hold_minutes),
         "one_outcome_per_row": lambda: check_one_outcome(frame),
+        "one_price_plan": lambda: check_one_price_plan(frame, price_plan_id, price_plan_hash),
         "rows_match_entry_labels": lambda: check_rows_match_entry(frame, entry_labels),
         "label_version": lambda: check_label_version(frame),
         "one_row": lambda: check_one_row(frame),

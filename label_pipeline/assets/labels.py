@@ -85,6 +85,8 @@ def _check_result(
         frame,
         max_hold_minutes=int(config.label["entry"]["max_hold_minutes"]),
         entry_labels=upstream.get("entry_labels"),
+        price_plan_id=config.price_plan_id,
+        price_plan_hash=config.price_plan_hash,
     )
     failed = [o for o in outcomes if not o.passed]
     return AssetCheckResult(

@@ -15,7 +15,7 @@ from dagster import AssetCheckKey, AssetKey, instance_for_test
 import label_pipeline.labels.entry as entry_module
 from label_pipeline.assets.labels import CONTRACT_CHECK
 from label_pipeline.automation.work import WorkFinder
-from label_pipeline.config import DEFAULT_LABEL_CONFIG, LABEL_VERSION
+from label_pipeline.config import DEFAULT_LABEL_CONFIG, LABEL_VERSION, load_effective_config
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
@@ -55,8 +55,19 @@ def frames(tmp_path_factory) -> Iterator[dict[str, pd.DataFrame]]:
     yield loaded
 
 
+PLAN = load_effective_config()  # the config the frames were built with
+
+
 def _run(asset: str, frame: pd.DataFrame, entry: pd.DataFrame | None = None) -> dict[str, CheckOutcome]:
-    return {o.name: o for o in check_label_frame(asset, frame, max_hold_minutes=H, entry_labels=entry)}
+    outcomes = check_label_frame(
+        asset,
+        frame,
+        max_hold_minutes=H,
+        entry_labels=entry,
+        price_plan_id=PLAN.price_plan_id,
+        price_plan_hash=PLAN.price_plan_hash,
+    )
+    return {o.name: o for o in outcomes}
 
 
 def _failed(asset: str, frame: pd.DataFrame, entry: pd.DataFrame | None = None) -> set[str]:
@@ -97,6 +108,9 @@ def test_corrupted_entry_frame_fails_each_rule(frames) -> None:
     assert _failed("entry_labels", _with(entry, "time_to_target_ms", odd)) == {"time_to_barrier_range"}
     all_timeout = _with(entry, "timeout_hit", pd.Series(1, index=entry.index, dtype="int8"))
     assert _failed("entry_labels", all_timeout) == {"one_outcome_per_row"}
+    other_plan = _with(entry, "price_plan_hash", entry["price_plan_hash"].where(~first, "0" * 64))
+    assert _failed("entry_labels", other_plan) == {"one_price_plan"}
+    assert _failed("entry_labels", _with(entry, "price_plan_id", "another")) == {"one_price_plan"}
     old = _with(entry, "label_version", "OLD_V0")
     assert _failed("entry_labels", old) == {"label_version"}
     assert _run("entry_labels", old)["label_version"].metadata["expected"] == LABEL_VERSION
