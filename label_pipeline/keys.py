@@ -67,19 +67,29 @@ def validate_key(key: str, dimension: str) -> str:
     if segment_length > MAX_SEGMENT_LENGTH:
         raise PartitionKeyError(
             f"{dimension} key {key!r} encodes to a {segment_length}-character file name (characters other "
-            f"than A-Z a-z 0-9 _ . - take 3 or more each); the limit is {MAX_SEGMENT_LENGTH}: use a shorter name"
+            f"than A-Z a-z 0-9 _ . -, and a leading _ or ., take 3 or more each); the limit is "
+            f"{MAX_SEGMENT_LENGTH}: use a shorter name"
         )
     return key
+
+
+# A segment's first character, when it is one of these, is percent-encoded too (see encode_segment).
+_LEADING_ENCODED = {".": "%2E", "_": "%5F"}
 
 
 def encode_segment(key: str) -> str:
     """One path segment for ``key``: percent-encoding of everything but ``[A-Za-z0-9_.-]``.
 
     A leading dot is encoded too, so ``.`` and ``..`` can never walk out of the storage root and
-    no partition becomes a hidden file (hidden names are reserved for temporary files).
+    no partition becomes a hidden file (hidden names are reserved for temporary files). A leading
+    underscore is encoded as well: generic readers (pyarrow datasets, ``pd.read_parquet`` of a
+    folder) silently skip files and folders whose names start with ``_`` or ``.``, so no stored
+    name may start with either. ``unquote`` (``decode_segment``) reverses both.
     """
     segment = quote(key, safe="-_.")
-    return "%2E" + segment[1:] if segment.startswith(".") else segment
+    if segment[:1] in _LEADING_ENCODED:
+        return _LEADING_ENCODED[segment[0]] + segment[1:]
+    return segment
 
 
 def decode_segment(segment: str) -> str:

@@ -130,6 +130,25 @@ def _write_options(table: pa.Table) -> dict:
     return {"use_dictionary": text}
 
 
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table, with empty text columns typed as text.
+
+    pandas gives the text columns of an empty frame (or an all-None text column) ``object`` dtype
+    with no values, and Arrow infers type ``null`` for them. A ``null`` column in one partition's
+    file breaks every reader of the asset's folder as one dataset (pyarrow, pandas, DuckDB:
+    "Unsupported cast from string to null"), so such columns are written as ``string``, the only
+    ``object`` content the label frames hold. Other columns are left exactly as inferred.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    dtypes = frame.dtypes  # positional: the table's columns are the frame's, in order
+    if table.num_columns != len(dtypes):
+        return table
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type) and pd.api.types.is_object_dtype(dtypes.iloc[i]):
+            table = table.set_column(i, field.with_type(pa.string()), table.column(i).cast(pa.string()))
+    return table
+
+
 def write_parquet_atomic(
     frame: pd.DataFrame, path: UPath, file_metadata: dict[str, str] | None = None
 ) -> int:
@@ -143,8 +162,8 @@ def write_parquet_atomic(
     file that the next write of the same file removes. On object stores a single PUT is already
     atomic, so the file is written in place. Returns the file size.
     """
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    options = _write_options(table)
+    table = _arrow_table(frame)
+    options = _write_options(table)  # after the cast: empty text columns are dictionary-encoded too
     if file_metadata:
         encoded = {k.encode(): v.encode() for k, v in file_metadata.items()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
