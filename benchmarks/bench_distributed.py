@@ -4,7 +4,7 @@ per-run overhead of the distributed profile against the local one.
     .venv/bin/python benchmarks/bench_distributed.py [--symbols 8] [--bars 400] [--workers 1,2] [--repeat 2]
 
 Needs PostgreSQL (127.0.0.1:5432) and RabbitMQ (127.0.0.1:5672), as the tests do. One
-``LocalCluster`` (label_pipeline/deployment.py: a new Postgres database, the daemon, one code
+``LocalCluster`` (label_pipeline_tests/harness/cluster.py: a new Postgres database, the daemon, one code
 server, a ``file://`` store) runs every measurement; between measurements Celery workers (one step
 process each) are stopped or started, and a started worker is warmed up (it executes steps of a
 warm-up backfill first, so imports and the compiled kernel are loaded). Per worker count:

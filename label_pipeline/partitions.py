@@ -20,11 +20,9 @@ run_partitions = DynamicPartitionsDefinition(name=RUN_DIM)
 symbol_partitions = DynamicPartitionsDefinition(name=SYMBOL_DIM)
 run_symbol_partitions = MultiPartitionsDefinition({RUN_DIM: run_partitions, SYMBOL_DIM: symbol_partitions})
 
-# One partition per backfill run, on every asset. A ranged (single-run) backfill would save the run's
-# start-up per partition, but Dagster gives every partition of a range one ``dagster/data_version``
-# and an unpartitioned check result, fails them all together, and our input slices and IO manager
-# hold one partition (dagster#14332). Each (run, symbol) keeps its own run, files, manifest, data
-# version and check result. The figures behind this are in BENCHMARKS.md, "Backfill overhead".
+# One partition per backfill run, on every asset: a ranged backfill shares one data version, one
+# check result and one failure among its partitions (dagster#21072, #14332). README "Workflows"
+# ("Jobs and backfill policy") and BENCHMARKS.md ("Backfill overhead") have the figures.
 BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 # price_plan_context (run_id) feeds every (run_id, symbol) partition of that run.

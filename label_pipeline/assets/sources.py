@@ -33,7 +33,15 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
-from label_pipeline.inputs import FEATURE_OPTIONAL, FEATURE_READ, REPLAY_REQUIRED, file_identity, run_files
+from label_pipeline.inputs import (
+    FEATURE_OPTIONAL,
+    FEATURE_READ,
+    FEATURE_RELPATH,
+    REPLAY_RELPATH,
+    REPLAY_REQUIRED,
+    file_identity,
+    run_files,
+)
 from label_pipeline.keys import RUN_DIM, SYMBOL_DIM, PartitionKeyError, validate_key
 from label_pipeline.partitions import partition_key, run_symbol_partitions
 from label_pipeline.resources import RunsRoot
@@ -137,25 +145,21 @@ def _observe_all(context: Any, runs_root: RunsRoot, which: str) -> DataVersionsB
     return DataVersionsByPartition(versions)
 
 
-with accepted_preview_apis():  # observable sources are beta in name; staleness uses them
+def _source(which: str, relpath: tuple[str, ...], rows: str) -> Any:
+    with accepted_preview_apis():  # observable sources are beta in name; staleness uses them
 
-    @observable_source_asset(
-        partitions_def=run_symbol_partitions,
-        group_name="inputs",
-        description="{run}/feature/feature_frame.parquet; data version per (run, symbol): the hash of "
-        "that symbol's rows.",
-    )
-    def feature_file(context, runs_root: RunsRoot) -> DataVersionsByPartition:
-        return _observe_all(context, runs_root, "feature")
+        @observable_source_asset(
+            name=SOURCE_KEYS[which].path[-1],
+            partitions_def=run_symbol_partitions,
+            group_name="inputs",
+            description=f"{{run}}/{'/'.join(relpath)}; data version per (run, symbol): the hash of "
+            f"that symbol's {rows}.",
+            required_resource_keys={"runs_root"},
+        )
+        def source(context) -> DataVersionsByPartition:
+            return _observe_all(context, context.resources.runs_root, which)
 
-    @observable_source_asset(
-        partitions_def=run_symbol_partitions,
-        group_name="inputs",
-        description="{run}/replay/replay_1m.parquet; data version per (run, symbol): the hash of "
-        "that symbol's bars.",
-    )
-    def replay_file(context, runs_root: RunsRoot) -> DataVersionsByPartition:
-        return _observe_all(context, runs_root, "replay")
+    return source
 
 
-SOURCES = [feature_file, replay_file]
+SOURCES = [_source("feature", FEATURE_RELPATH, "rows"), _source("replay", REPLAY_RELPATH, "bars")]

@@ -1,21 +1,11 @@
 """Scheduled backfills: request exactly the partitions that are missing, failed or stale.
 
-A hand-written ``@schedule`` rather than declarative automation, because of what it must request:
-
-* exactly the UI's "stale" (``label_pipeline.automation.work``: the same resolver the UI uses). Declarative
-  automation has ``missing()`` and ``execution_failed()`` but no "stale" condition, only one-tick
-  events (``code_version_changed()``, ``any_deps_updated()``) that miss partitions already stale when
-  the automation starts and fire on re-observations that changed nothing;
-* only the (run, symbol) pairs a run really has: the symbol partitions are shared by every run, so
-  ``run_id x symbol`` also holds pairs whose symbol belongs to another run. ``missing()`` would
-  request those forever, every tick, and each would fail;
-* the price plan before its labels, which one automation tick cannot order across two jobs.
-
-A schedule targets one job, so there are two with the same cron: one for the run-level price plans,
-one for the (run, symbol) labels. The label schedule leaves a run whose plan needs work alone; the
-run sensor requests that run's labels once the new plan is materialized (else the next tick does).
-Before selecting, the label schedule observes input files whose size or mtime changed since their
-last observation, so an edited file is stale even when the sensor is not running.
+Hand-written ``@schedule``s rather than declarative automation: README "Workflows" says why
+(no "stale" condition, foreign run x symbol pairs, the plan before its labels). A schedule targets
+one job, so there are two on the same cron, one for the run-level price plans and one for the
+(run, symbol) labels; the label schedule leaves a run whose plan needs work alone. Before
+selecting, the label schedule observes input files whose size or mtime changed since their last
+observation, so an edited file is stale even when the sensor is not running.
 """
 
 from __future__ import annotations
