@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from label_pipeline.artifacts import artifact
 from label_pipeline.config import ENTRY_LABEL_METHOD, LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
-from label_pipeline.labels.joins import constant, inner_match, take
+from label_pipeline.labels.arrow import Frame, as_table, choose, constant, like, numbers, table, take
+from label_pipeline.labels.joins import inner_match
 from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
 from label_pipeline.labels.step import StepInputs
 
@@ -29,24 +29,25 @@ def _interleave(long: np.ndarray, short: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def build_entry_labels(
-    features: pd.DataFrame,
-    replay: pd.DataFrame,
+    features: Frame,
+    replay: Frame,
     stats: PathStats,
     entry_config: dict[str, Any],
     cost_bps: float,
     plan: dict[str, Any],
-) -> pd.DataFrame:
+) -> Frame:
     """``stats`` are the path stats of ``replay`` at the entry horizon and barriers.
 
     Rows follow the feature rows, LONG then SHORT for each, as the reference's inner merge of the
     feature frame with its LONG-then-SHORT stats gives them.
     """
-    stat_ms = replay["open_time_ms"].to_numpy(dtype="int64")[stats.row_index]
-    left, right = inner_match(features["open_time_ms"].to_numpy(dtype="int64"), stat_ms, "replay_1m")
+    feat, bars = as_table(features), as_table(replay)
+    stat_ms = numbers(bars, "open_time_ms", "int64")[stats.row_index]
+    left, right = inner_match(numbers(feat, "open_time_ms", "int64"), stat_ms, "replay_1m")
     rows = np.repeat(left, 2)
     n = len(rows)
-    columns: dict[str, Any] = {c: take(features[c], rows) for c in _PASS_THROUGH}
-    columns["side"] = np.tile(np.array(["LONG", "SHORT"], dtype=object), len(left))
+    columns: dict[str, Any] = {c: take(feat, c, rows) for c in _PASS_THROUGH}
+    columns["side"] = choose(np.tile(np.array([0, 1]), len(left)), ("LONG", "SHORT"))
     columns["price_plan_id"] = constant(n, plan["pricePlanId"])
     columns["price_plan_hash"] = constant(n, plan["pricePlanConfigHash"])
     for field, dtype in SIDE_FIELDS.items():
@@ -57,20 +58,19 @@ def build_entry_labels(
         columns[field] = _interleave(long[right], short[right], dtype)
     mfe = columns["mfe_bps"]
     net = mfe - cost_bps
-    columns["max_achievable_gross_edge_bps"] = mfe.copy()
+    columns["max_achievable_gross_edge_bps"] = mfe
     columns["max_achievable_net_edge_bps"] = net
     columns["cost_bps"] = np.full(n, cost_bps, dtype="float64")
-    columns["expected_net_edge_bps"] = net.copy()
+    columns["expected_net_edge_bps"] = net
     columns["entry_target"] = (net >= float(entry_config["min_expected_net_edge_bps"])).astype("int8")
     columns["label_method"] = constant(n, ENTRY_LABEL_METHOD)
     for c in _TAIL:
-        columns[c] = take(features[c], rows)
+        columns[c] = take(feat, c, rows)
     columns["label_version"] = constant(n, LABEL_VERSION)
-    # copy=False: the columns are fresh arrays; consolidating them would double the peak memory
-    return pd.DataFrame({c: columns[c] for c in ENTRY_COLUMNS}, copy=False)
+    return like(table(columns, ENTRY_COLUMNS), features, replay)
 
 
-def entry_step(inputs: StepInputs) -> dict[str, pd.DataFrame]:
+def entry_step(inputs: StepInputs) -> dict[str, Frame]:
     """At the entry horizon and barriers of the config, which the step has checked against the
     stored plan (``label_pipeline.labels.price_plan.require_same_plan``)."""
     entry_conf = inputs.config.label["entry"]
