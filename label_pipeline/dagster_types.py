@@ -71,3 +71,13 @@ def _frame_type(artifact: Artifact) -> DagsterType:
 
 
 DAGSTER_TYPES: dict[str, DagsterType] = {a.name: _frame_type(a) for a in ARTIFACTS}
+
+
+def registry_schema(artifact: Artifact) -> TableSchema:
+    """The columns the registry promises, for the asset's definition (shown before any materialization)."""
+    return TableSchema(
+        columns=[
+            TableColumn(name=c.name, type=c.kind, description=c.description)
+            for c in (*artifact.columns, *artifact.optional_columns)
+        ]
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from label_pipeline.assets.inputs import INPUT_ASSETS
 from label_pipeline.assets.labels import build_label_assets
 from label_pipeline.assets.sources import SOURCES
 from label_pipeline.automation.schedules import build_schedules
@@ -58,7 +57,7 @@ def build_definitions(
         price_plan_id=settings.price_plan_id,
     )
     return Definitions(
-        assets=[*INPUT_ASSETS, *build_label_assets(_config_hash(label_config)), *SOURCES],
+        assets=[*build_label_assets(_config_hash(label_config)), *SOURCES],
         jobs=JOBS,
         sensors=[run_discovery_sensor],
         schedules=build_schedules(settings.backfill_cron),

@@ -1,51 +1,131 @@
-"""A content hash of a frame that is the same for the same content on any machine.
+"""A content hash of a table that is the same for the same content on any machine and in any
+chunking.
 
 Parquet bytes are no good for this: they embed the writer's version and vary with row-group
-layout. Hashing the column names, dtypes and values does not. NaNs are canonicalized because
-their sign bit differs between CPUs for the same computation.
+layout. Hashing column names, types and values does not. Each column feeds BLAKE3 streams straight
+from its Arrow buffers (values; for text the value lengths and bytes separately; validity where a
+column has nulls at all), so a table hashed in chunks gives the digest of the whole, and a
+partition's hash is computed once, while it is written. NaN is canonicalised (its sign bit differs
+between CPUs for the same computation) and a float null hashes as NaN, so a frame read back from
+parquet (where pandas wrote NaN as null) hashes like the frame that was written. Text columns that
+carry no values at all (Arrow type ``null``, an empty pandas object column) hash as text.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from blake3 import blake3
 
 _CANONICAL_NAN = np.float64("nan")
 
 
-def _column_bytes(series: pd.Series) -> bytes:
-    dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        dtype = series.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "mM":
-        return np.ascontiguousarray(series.to_numpy().view("<i8")).tobytes()
-    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return np.ascontiguousarray(series.to_numpy(dtype="bool")).tobytes()
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-        return np.ascontiguousarray(series.to_numpy()).astype(dtype.newbyteorder("<")).tobytes()
-    if isinstance(dtype, np.dtype) and dtype.kind == "f":
-        values = series.to_numpy().astype("<f8")
-        values = np.where(np.isnan(values), _CANONICAL_NAN, values)
-        return np.ascontiguousarray(values).tobytes()
-    # Strings, mixed objects, categoricals: a fixed-key SipHash per value, stable across platforms.
-    values = series.astype(object).to_numpy()
-    if len(values) and isinstance(values[0], str) and (values == values[0]).all():
-        # constant columns (symbol, plan id, label version...) are common and hash in O(1)
-        hashed = np.repeat(pd.util.hash_array(values[:1], categorize=False), len(values))
-    else:
-        hashed = pd.util.hash_array(values, categorize=False)
-    return np.ascontiguousarray(hashed.astype("<u8")).tobytes()
+def _canonical_type(type_: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    if pa.types.is_large_string(type_) or pa.types.is_null(type_) or getattr(pa.types, "is_string_view", bool)(type_):
+        return pa.string()
+    return type_
 
 
-def content_hash(frame: pd.DataFrame) -> str:
-    """sha256 over column names, dtypes, row count and values, in column order."""
-    digest = hashlib.sha256()
-    digest.update(f"rows={len(frame)};".encode())
-    for name in frame.columns:
-        series = frame[name]
-        digest.update(f"{name}:{series.dtype};".encode())
-        digest.update(_column_bytes(series))
-    return digest.hexdigest()
+class _ColumnHasher:
+    """The streams of one column: values, text lengths, validity."""
+
+    def __init__(self, type_: pa.DataType):
+        self.type = _canonical_type(type_)
+        self.values = blake3()
+        self.lengths = blake3()
+        self.validity = blake3()
+        self.has_nulls = False
+        self.rows = 0
+
+    def update(self, array: pa.Array) -> None:
+        if array.type != self.type:
+            array = array.cast(self.type)
+        n = len(array)
+        if n == 0:
+            return
+        floats = pa.types.is_floating(self.type)
+        valid = None
+        if array.null_count and not floats:
+            valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=np.uint8)
+        if valid is not None and not self.has_nulls:
+            # the first nulls of the column: every earlier row was valid
+            self.validity.update(np.ones(self.rows, dtype=np.uint8).tobytes())
+            self.has_nulls = True
+        if self.has_nulls:
+            self.validity.update((valid if valid is not None else np.ones(n, dtype=np.uint8)).tobytes())
+        self.rows += n
+        if pa.types.is_string(self.type):
+            offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
+            lengths = np.diff(offsets).astype("<i8")
+            if valid is not None:
+                lengths[valid == 0] = 0
+            self.lengths.update(lengths.tobytes())
+            data = array.buffers()[2]
+            if data is not None and offsets[-1] > offsets[0]:
+                if valid is None:
+                    self.values.update(memoryview(data)[offsets[0] : offsets[-1]])
+                else:
+                    for start, stop, ok in zip(offsets[:-1], offsets[1:], valid, strict=True):
+                        if ok:
+                            self.values.update(memoryview(data)[start:stop])
+            return
+        if floats:
+            values = np.asarray(array.to_numpy(zero_copy_only=False), dtype="<f8")
+            values = np.where(np.isnan(values), _CANONICAL_NAN, values)
+        elif pa.types.is_timestamp(self.type) or pa.types.is_date(self.type) or pa.types.is_duration(self.type):
+            values = np.asarray(array.cast(pa.int64()).fill_null(0).to_numpy(), dtype="<i8")
+        elif pa.types.is_boolean(self.type):
+            values = np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint8)
+        elif pa.types.is_integer(self.type):
+            values = array.fill_null(0).to_numpy()
+            values = values.astype(values.dtype.newbyteorder("<"), copy=False)
+        else:  # anything else: its canonical text
+            values = np.asarray(array.cast(pa.string()).fill_null("").to_pylist(), dtype=object).astype(str)
+            values = np.char.encode(values, "utf-8")
+        self.values.update(np.ascontiguousarray(values).tobytes())
+
+    def digest(self) -> bytes:
+        parts = [self.values.digest(), self.lengths.digest()]
+        if self.has_nulls:
+            parts.append(self.validity.digest())
+        return b"".join(parts)
+
+
+class TableHasher:
+    """Feed a table chunk by chunk; ``hexdigest`` is the same whatever the chunking."""
+
+    def __init__(self, schema: pa.Schema):
+        self.names = list(schema.names)
+        self.columns = [_ColumnHasher(field.type) for field in schema]
+        self.rows = 0
+
+    def update(self, table: pa.Table) -> None:
+        if table.column_names != self.names:
+            raise ValueError(f"columns {table.column_names} differ from the hashed table's {self.names}")
+        self.rows += table.num_rows
+        for hasher, column in zip(self.columns, table.columns, strict=True):
+            for chunk in column.chunks:
+                hasher.update(chunk)
+
+    def hexdigest(self) -> str:
+        final = blake3()
+        final.update(f"rows={self.rows};".encode())
+        for name, hasher in zip(self.names, self.columns, strict=True):
+            final.update(f"{name}:{hasher.type};".encode())
+            final.update(hasher.digest())
+        return final.hexdigest()
+
+
+def as_arrow(frame: pa.Table | pd.DataFrame) -> pa.Table:
+    return frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def content_hash(frame: pa.Table | pd.DataFrame) -> str:
+    """BLAKE3 over column names, types, row count and values, in column order (see the module)."""
+    table = as_arrow(frame)
+    hasher = TableHasher(table.schema)
+    hasher.update(table)
+    return hasher.hexdigest()

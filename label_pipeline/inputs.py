@@ -110,13 +110,42 @@ def _is_text(type_: pa.DataType) -> bool:
     return pa.types.is_string(type_) or pa.types.is_large_string(type_) or is_view(type_)
 
 
-def read_symbol_slice(
-    files: RunFiles,
-    which: str,
-    symbol: str,
-) -> pd.DataFrame:
+def read_symbol_slice(files: RunFiles, which: str, symbol: str) -> pd.DataFrame:
     """Read ``symbol``'s rows of the run's feature or replay file, with the columns the labels use,
     and check them against the input contract (``label_pipeline.input_contract``)."""
+    return _read_checked(files, which, symbol)[1]
+
+
+def read_symbol_table(files: RunFiles, which: str, symbol: str) -> pa.Table:
+    """``read_symbol_slice`` as the label step uses it: checked, then normalised in Arrow (UTC
+    nanosecond event times whatever the file's unit or zone; bars stably sorted by event time)."""
+    table = _read_checked(files, which, symbol)[0]
+    return normalize_features_table(table) if which == "feature" else normalize_replay_table(table)
+
+
+def _utc_ns(table: pa.Table) -> pa.Table:
+    """event_time as UTC nanoseconds: naive times are UTC (as ``pd.to_datetime(utc=True)``), zoned
+    ones keep their instant; the unit is normalised so ms/us/ns files give the same labels."""
+    index = table.schema.get_field_index("event_time")
+    column = table.column(index)
+    if pa.types.is_timestamp(column.type) and column.type.tz is None:
+        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+    return table.set_column(index, "event_time", column.cast(pa.timestamp("ns", tz="UTC")))
+
+
+def normalize_features_table(table: pa.Table) -> pa.Table:
+    """UTC event times, rows in file order (the reference never sorts the feature frame)."""
+    return _utc_ns(table).combine_chunks()
+
+
+def normalize_replay_table(table: pa.Table) -> pa.Table:
+    """UTC event times and a stable sort by event time, as the reference's (symbol, event_time) lexsort."""
+    table = _utc_ns(table)
+    order = pc.sort_indices(table, sort_keys=[("event_time", "ascending")])  # Arrow's sort is stable
+    return table.take(order).combine_chunks()
+
+
+def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, pd.DataFrame]:
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -144,7 +173,7 @@ def read_symbol_slice(
     columns = list(read) + [c for c in optional if c in schema.names]
     try:
         if pa.types.is_null(symbol_type):
-            frame, present = pd.DataFrame(columns=columns), []
+            frame, present, table = pd.DataFrame(columns=columns), [], None
         else:
             table = pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)])
             frame = table.to_pandas()
@@ -166,7 +195,7 @@ def read_symbol_slice(
         validate_feature_slice(frame, where)
     else:
         validate_replay_slice(frame, where)
-    return frame
+    return table, frame
 
 
 def normalize_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ facts live in Dagster's event log, where the UI shows them per partition and sen
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dagster import DataVersion, MetadataValue, Output
@@ -18,6 +18,9 @@ from label_pipeline.dagster_types import frame_schema
 from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
 from label_pipeline.labels.reports import distribution
+
+if TYPE_CHECKING:
+    from label_pipeline.engine import ArtifactResult
 
 
 def _jsonable_counts(counts: dict) -> dict[str, int]:
@@ -63,3 +66,40 @@ def label_output(
         "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
     }
     return versioned_output(artifact, frame, metadata, output_name)
+
+
+def _base_metadata(result: ArtifactResult) -> dict[str, Any]:
+    return {
+        "dagster/row_count": MetadataValue.int(result.rows),
+        "dagster/column_schema": frame_schema(result.artifact, result.sample),
+        "content_hash": result.content_hash,
+    }
+
+
+def stored_metadata(result: ArtifactResult) -> dict[str, Any]:
+    """Where the partition's file is, once published (what the IO manager used to add)."""
+    return {
+        "storage_path": MetadataValue.path(str(result.staged.path)),
+        "size_bytes": result.size_bytes,
+    }
+
+
+def input_manifest(result: ArtifactResult, extra: dict[str, Any]) -> dict[str, Any]:
+    """An input slice's manifest: rows, schema, content hash (its data version), time range, source."""
+    return {**_base_metadata(result), **extra, **stored_metadata(result)}
+
+
+def label_manifest(result: ArtifactResult, config: EffectiveConfig, report_md: str) -> dict[str, Any]:
+    """A label artifact's manifest: the reference's manifest and report, and the config it was built with."""
+    return {
+        **_base_metadata(result),
+        "label_version": LABEL_VERSION,
+        "config_hash": config.config_hash,
+        "price_plan_id": config.price_plan_id,
+        "price_plan_hash": config.price_plan_hash,
+        "target_column": result.artifact.target_column,
+        "label_distribution": MetadataValue.json(_jsonable_counts(result.distribution or {})),
+        "label_report": MetadataValue.md(report_md),
+        "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
+        **stored_metadata(result),
+    }

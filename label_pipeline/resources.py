@@ -6,6 +6,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
 from label_pipeline.config import EffectiveConfig, load_effective_config
+from label_pipeline.engine import CHUNK_DAYS
 from label_pipeline.inputs import RunFiles, run_files
 from label_pipeline.kernel import path_stats as kernel
 from label_pipeline.labels.path_stats_frame import KernelFn
@@ -17,6 +18,16 @@ class PathStatsKernel(ConfigurableResource):
     warm_up: bool = Field(
         default=True, description="Load the compiled kernel when a step starts, not on its first call."
     )
+    chunk_days: int = Field(
+        default=CHUNK_DAYS,
+        gt=0,
+        description="Feature rows per chunk of a partition's single pass, in days of 1-minute rows: peak "
+        "memory follows the chunk, not the span (label_pipeline.engine).",
+    )
+
+    @property
+    def chunk_rows(self) -> int:
+        return self.chunk_days * 1440
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.warm_up:

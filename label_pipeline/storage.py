@@ -13,11 +13,13 @@ atomic (``write_parquet_atomic``); hidden ``.*.tmp`` files are in-flight or aban
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -196,6 +198,105 @@ def write_parquet_atomic(
     return path.stat().st_size
 
 
+ROW_GROUP_ROWS = 131_072  # fixed, so a file's bytes do not depend on how its partition was chunked
+
+
+def _text_for_null(schema: pa.Schema) -> pa.Schema:
+    """Columns that carry no values at all (Arrow type ``null``) are stored as text, as
+    ``_arrow_table`` does for pandas frames."""
+    return pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema], metadata=schema.metadata
+    )
+
+
+class StagedFile:
+    """One artifact's file of one partition, written as its rows arrive and published later.
+
+    Rows go to a hidden temporary file beside the target (the naming and clean-up of
+    ``write_parquet_atomic``) in row groups of exactly ``ROW_GROUP_ROWS`` rows, whatever the sizes
+    of the chunks written, so chunked and whole-frame writes give the same bytes. ``finish``
+    closes it with the footer entries (content hash, row count) and checks the rows; ``publish``
+    renames it over the target. The label step publishes a partition's files only once every one
+    of them is finished (all old or all new); ``discard`` removes an unpublished one. On object
+    stores the file is built in memory and PUT on publish (a single PUT is atomic).
+    """
+
+    def __init__(self, path: UPath, schema: pa.Schema):
+        self.path = path
+        self.schema = _text_for_null(schema)
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._local = isinstance(path.fs, LocalFileSystem)
+        if self._local:
+            target = Path(path.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(target)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f"{_temp_prefix(target)}{_HOST}-{os.getpid()}.", suffix=".tmp", dir=target.parent
+            )
+            self._tmp: Path | None = Path(tmp)
+            self._handle: Any = os.fdopen(fd, "wb")
+        else:
+            self._tmp = None
+            self._handle = io.BytesIO()
+        self._writer = pq.ParquetWriter(self._handle, self.schema, **_write_options(self.schema.empty_table()))
+
+    def write(self, table: pa.Table) -> None:
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
+        self.rows += table.num_rows
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        pending = pa.concat_tables(self._pending)
+        self._writer.write_table(pending.slice(0, rows), row_group_size=rows)
+        rest = pending.slice(rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def finish(self, footer: dict[str, str]) -> None:
+        """Write the last row group and the footer; the file is complete but not yet published."""
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._writer.add_key_value_metadata(footer)
+        self._writer.close()
+        if self._local:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            stored = pq.read_metadata(self._tmp).num_rows
+            if stored != self.rows:
+                raise OSError(f"{self._tmp} holds {stored} rows after writing {self.rows}; not publishing {self.path}")
+
+    def publish(self) -> int:
+        """Put the finished file in place (atomic rename locally); returns its size."""
+        if self._local:
+            target = Path(self.path.path)
+            os.replace(self._tmp, target)
+            _fsync_dir(target.parent)
+            self._tmp = None
+            return target.stat().st_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb") as handle:
+            handle.write(self._handle.getvalue())
+        return self.path.stat().st_size
+
+    def discard(self) -> None:
+        """Drop an unpublished file (a failed partition): nothing of it reaches the target."""
+        for close in (self._writer.close, self._handle.close):
+            try:
+                close()
+            except (OSError, ValueError, pa.ArrowException):
+                pass  # already closed, or the disk that failed the write fails this too
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+
 def read_parquet(path: UPath) -> pd.DataFrame:
     with path.open("rb") as handle:
         return pq.read_table(handle).to_pandas()
@@ -211,7 +312,7 @@ def stored_file_metadata(path: UPath) -> dict[str, str]:
     whose footer hash differs from the partition's last recorded ``content_hash`` was written by a
     materialization that did not finish recording (killed between the rename and the event)."""
     with path.open("rb") as handle:
-        metadata = pq.read_schema(handle).metadata or {}
+        metadata = pq.read_metadata(handle).metadata or {}  # the footer: schema and writer entries
     wanted = {CONTENT_HASH_KEY.encode(), ROW_COUNT_KEY.encode()}
     return {k.decode(): v.decode() for k, v in metadata.items() if k in wanted}
 

@@ -1,44 +1,64 @@
-"""The label assets, generated from the artifact registry: one Dagster step per builder, each
-artifact its own asset key, file, manifest, data version and ``label_contract`` check.
+"""The label assets, generated from the artifact registry: the run-level price plan, and one
+subsettable step for every (run, symbol) artifact (``_partition_asset``), each artifact its own
+asset key, file, manifest, data version and blocking ``label_contract`` check.
 
-A step evaluates its checks on the frames already in memory, in the step that materializes the
-partition: one partition's cost, and the result is recorded against that partition. The checks are
-blocking, so a bad entry frame never reaches position samples.
+The checks are evaluated in the step that builds the partition, on the chunks already in memory
+(one partition's cost, recorded against that partition); a failed check keeps every file of the
+partition as it was, so a bad entry frame never reaches position samples.
 """
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
-import pandas as pd
+import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
-    AssetIn,
     AssetOut,
     AssetsDefinition,
+    AssetSpec,
+    DataVersion,
     Failure,
+    MaterializeResult,
     MetadataValue,
-    Output,
+    check_dagster_type,
     multi_asset,
 )
 
-from label_pipeline.artifacts import RUN, Artifact, artifact, steps
-from label_pipeline.config import LABEL_VERSION, EffectiveConfig
-from label_pipeline.dagster_types import DAGSTER_TYPES
+from label_pipeline.artifacts import INPUT, RUN, RUN_SYMBOL, Artifact, artifact, at_grain, steps
+from label_pipeline.assets.inputs import (
+    FILE_OF_INPUT,
+    INPUT_CODE_VERSION,
+    read_from_run,
+    read_from_store,
+    slice_metadata,
+)
+from label_pipeline.assets.sources import SOURCE_KEYS
+from label_pipeline.config import LABEL_VERSION
+from label_pipeline.dagster_types import DAGSTER_TYPES, registry_schema
 from label_pipeline.dagster_warnings import accepted_preview_apis
-from label_pipeline.label_contract import CHECK_DESCRIPTIONS, check_label_frame
+from label_pipeline.engine import ArtifactResult, label_partition
+from label_pipeline.keys import RUN_DIM, SYMBOL_DIM
+from label_pipeline.label_contract import CHECK_DESCRIPTIONS, CheckOutcome, check_label_frame
 from label_pipeline.labels.price_plan import (
     PlanMismatchError,
     plan_from_frame,
     price_plan_context,
     require_same_plan,
 )
-from label_pipeline.labels.reports import continue_exit_risk_report, distribution_report
+from label_pipeline.labels.reports import combined_report_from, distribution_report_from
 from label_pipeline.labels.step import StepInputs
-from label_pipeline.manifest import label_output, versioned_output
-from label_pipeline.partitions import BACKFILL_POLICY, partitions_for, plan_to_label_mapping
+from label_pipeline.manifest import input_manifest, label_manifest, versioned_output
+from label_pipeline.partitions import (
+    BACKFILL_POLICY,
+    partitions_for,
+    plan_to_label_mapping,
+    run_symbol_partitions,
+)
+from label_pipeline.storage import read_parquet, storage_path
 
 # Bump when a label's meaning or computation changes: Dagster then marks every partition stale.
 LABEL_CODE_VERSION = f"{LABEL_VERSION}/1"
@@ -77,17 +97,7 @@ def _check_spec(art: Artifact) -> AssetCheckSpec:
         )
 
 
-def _check_result(
-    art: Artifact, frame: pd.DataFrame, config: EffectiveConfig, upstream: Mapping[str, pd.DataFrame]
-) -> AssetCheckResult:
-    outcomes = check_label_frame(
-        art.name,
-        frame,
-        max_hold_minutes=int(config.label["entry"]["max_hold_minutes"]),
-        entry_labels=upstream.get("entry_labels"),
-        price_plan_id=config.price_plan_id,
-        price_plan_hash=config.price_plan_hash,
-    )
+def _check_result(art: Artifact, outcomes: Sequence[CheckOutcome]) -> AssetCheckResult:
     failed = [o for o in outcomes if not o.passed]
     return AssetCheckResult(
         asset_key=art.name,
@@ -102,118 +112,201 @@ def _check_result(
     )
 
 
-def _outputs(
-    arts: Sequence[Artifact], frames: Mapping[str, pd.DataFrame], config: EffectiveConfig
-) -> list[Output]:
-    """Each artifact's frame with its manifest. A run-level artifact (the price plan) records the plan
-    it holds; the others the reference's report: one per artifact, or the combined one of a step
-    with several outputs (the reference's continue/exit/risk report)."""
-    if arts[0].grain == RUN:
-        plan_json = json.loads(json.dumps(price_plan_context(config)))
-        return [
-            versioned_output(
-                a,
-                frames[a.name],
-                {
-                    "label_version": LABEL_VERSION,
-                    "config_hash": config.config_hash,
-                    "price_plan_hash": config.price_plan_hash,
-                    "price_plan_context": MetadataValue.json(plan_json),
-                    "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
-                },
-                output_name=a.name,
-            )
-            for a in arts
-        ]
-    if len(arts) == 1:
-        reports = {arts[0].name: distribution_report(frames[arts[0].name], arts[0].target_column)}
-    else:
-        combined = continue_exit_risk_report(
-            [(a.name.removesuffix("_labels"), frames[a.name], a.target_column) for a in arts]
-        )
-        reports = {a.name: combined for a in arts}
-    return [
-        label_output(a, frames[a.name], report_md=reports[a.name], config=config, output_name=a.name)
-        for a in arts
-    ]
-
-
-def _step_inputs(context: AssetExecutionContext, loaded: Mapping[str, pd.DataFrame]) -> StepInputs:
-    """The step's inputs; a stored plan that another config built is refused before anything is built."""
-    config = context.resources.label_config.effective()
-    plan = None
-    if "price_plan_context" in loaded:
-        plan = plan_from_frame(loaded["price_plan_context"])
-        try:
-            require_same_plan(plan, config)
-        except PlanMismatchError as exc:
-            raise Failure(description=str(exc), allow_retries=False) from exc
-    return StepInputs(
-        config=config,
-        features=loaded.get("feature_frame"),
-        replay=loaded.get("replay_1m"),
-        plan=plan,
-        upstream={
-            k: v for k, v in loaded.items() if k not in ("feature_frame", "replay_1m", "price_plan_context")
-        },
-        **({"kernel": context.resources.path_stats.compute} if "replay_1m" in loaded else {}),
-    )
-
-
-def _step_name(arts: Sequence[Artifact]) -> str:
-    if len(arts) == 1:
-        return arts[0].name
-    return arts[0].builder().__name__.removesuffix("_step") + "_labels"
-
-
-def _step_asset(arts: Sequence[Artifact], code_version: str) -> AssetsDefinition:
-    """One multi-asset computing ``arts`` (the artifacts of one builder) per partition."""
-    reads = list(dict.fromkeys(r for a in arts for r in a.reads))
-    ins = {
-        r: AssetIn(r, partition_mapping=plan_to_label_mapping)
-        if artifact(r).grain == RUN and arts[0].grain != RUN
-        else AssetIn(r)
-        for r in reads
-    }
-    # the kernel is warmed up (PathStatsKernel) only in the steps that read bars
-    resources = {"label_config"} | ({"path_stats"} if "replay_1m" in reads else set())
-
+def _plan_asset(art: Artifact, code_version: str) -> AssetsDefinition:
+    """The run-level price plan: one row, built from the config, stored through the IO manager."""
     with accepted_preview_apis():  # backfill_policy is beta in name
 
         @multi_asset(
-            name=_step_name(arts),
-            partitions_def=partitions_for(arts[0].grain),
-            ins=ins,
+            name=art.name,
+            partitions_def=partitions_for(art.grain),
             outs={
-                a.name: AssetOut(
-                    dagster_type=DAGSTER_TYPES[a.name],
+                art.name: AssetOut(
+                    dagster_type=DAGSTER_TYPES[art.name],
                     io_manager_key="label_store",
                     code_version=code_version,
                     group_name=GROUP,
                     kinds=KINDS,
-                    description=a.description,
+                    description=art.description,
                 )
-                for a in arts
             },
-            check_specs=[_check_spec(a) for a in arts],
-            required_resource_keys=resources,
+            check_specs=[_check_spec(art)],
+            required_resource_keys={"label_config"},
             backfill_policy=BACKFILL_POLICY,
         )
-        def step(context: AssetExecutionContext, **loaded: pd.DataFrame) -> Iterator:
-            inputs = _step_inputs(context, loaded)
-            frames = arts[0].builder()(inputs)
-            yield from _outputs(arts, frames, inputs.config)
-            for a in arts:
-                yield _check_result(a, frames[a.name], inputs.config, inputs.upstream)
+        def plan_step(context: AssetExecutionContext) -> Iterator:
+            config = context.resources.label_config.effective()
+            frame = art.builder()(StepInputs(config=config))[art.name]
+            yield versioned_output(
+                art,
+                frame,
+                {
+                    "label_version": LABEL_VERSION,
+                    "config_hash": config.config_hash,
+                    "price_plan_hash": config.price_plan_hash,
+                    "price_plan_context": MetadataValue.json(json.loads(json.dumps(price_plan_context(config)))),
+                    "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
+                },
+                output_name=art.name,
+            )
+            yield _check_result(art, check_label_frame(art.name, frame, max_hold_minutes=0))
 
-    return step
+    return plan_step
+
+
+def _spec(art: Artifact, code_version: str) -> AssetSpec:
+    """One artifact of the partition step: its deps are the registry's reads (the run's price plan
+    through its run_id dimension), an input slice's the observable source of its file."""
+    if art.layer == INPUT:
+        deps = [AssetDep(SOURCE_KEYS[FILE_OF_INPUT[art.name]])]
+    else:
+        deps = [
+            AssetDep(r, partition_mapping=plan_to_label_mapping) if artifact(r).grain == RUN else AssetDep(r)
+            for r in art.reads
+        ]
+    return AssetSpec(
+        art.name,
+        deps=deps,
+        description=art.description,
+        partitions_def=run_symbol_partitions,
+        group_name="inputs" if art.layer == INPUT else GROUP,
+        kinds=KINDS,
+        code_version=INPUT_CODE_VERSION if art.layer == INPUT else code_version,
+        metadata={"dagster/column_schema": registry_schema(art)},
+    ).with_io_manager_key("label_store")
+
+
+def _reports(results: Mapping[str, ArtifactResult]) -> dict[str, str]:
+    """The reference's report of each label artifact: its own, or the combined one of the artifacts
+    one builder makes together (continue/exit/risk)."""
+    reports = {}
+    for arts in steps(RUN_SYMBOL).values():
+        done = [a for a in arts if a.name in results]
+        if len(arts) == 1 and done:
+            r = results[done[0].name]
+            reports[done[0].name] = distribution_report_from(r.rows, done[0].target_column, r.distribution or {})
+        elif done:
+            combined = combined_report_from(
+                [(a.name.removesuffix("_labels"), results[a.name].rows, results[a.name].distribution or {}) for a in done]
+            )
+            reports.update({a.name: combined for a in done})
+    return reports
+
+
+def _type_problems(results: Mapping[str, ArtifactResult]) -> list[str]:
+    """The dagster-pandas types, run on each artifact's first rows (the contract checks every row)."""
+    problems = []
+    for name, result in results.items():
+        check = check_dagster_type(DAGSTER_TYPES[name], result.sample)
+        if not check.success:
+            problems.append(f"{name}: {check.description}")
+    return problems
+
+
+def _partition_asset(code_version: str) -> AssetsDefinition:
+    """Every (run, symbol) artifact in one subsettable step: each input read once, path stats once
+    per (horizon, target, stop), every selected artifact built, written, hashed and checked in one
+    pass (``label_pipeline.engine``). Each keeps its own asset, file, manifest, data version and
+    blocking check; the files of a partition are published together, only when every selected
+    artifact passed its checks, so a failure leaves the partition as it was."""
+    arts = at_grain(RUN_SYMBOL)
+    with accepted_preview_apis():
+
+        @multi_asset(
+            name="label_partition",
+            specs=[_spec(a, code_version) for a in arts],
+            check_specs=[_check_spec(a) for a in arts if a.layer != INPUT],
+            can_subset=True,
+            required_resource_keys={"label_config", "path_stats", "runs_root", "label_store"},
+            backfill_policy=BACKFILL_POLICY,
+        )
+        def label_partition_step(context: AssetExecutionContext) -> Iterator:
+            yield from _run_partition(context)
+
+    return label_partition_step
+
+
+def _run_partition(context: AssetExecutionContext) -> Iterator:
+    keys = context.partition_key.keys_by_dimension
+    run_id, symbol = keys[RUN_DIM], keys[SYMBOL_DIM]
+    selected = {k.to_user_string() for k in context.selected_asset_keys}
+    wanted = [a for a in at_grain(RUN_SYMBOL) if a.name in selected]
+    reads = {r for a in wanted for r in a.reads}
+    config = context.resources.label_config.effective()
+    store = context.resources.label_store.root
+    runs_root = context.resources.runs_root
+
+    tables: dict[str, pa.Table] = {}
+    sources = {}
+    problems: list[Failure] = []  # both files' problems at once, so one rerun shows all to fix
+    for name in FILE_OF_INPUT:
+        try:
+            if name in selected:
+                tables[name], sources[name] = read_from_run(runs_root, run_id, symbol, name)
+            elif name in reads:
+                tables[name] = read_from_store(store, run_id, symbol, name)
+        except Failure as exc:
+            problems.append(exc)
+    if problems:
+        raise Failure(
+            description="\n\n".join(p.description or "" for p in problems),
+            metadata={k: v for p in problems for k, v in (p.metadata or {}).items()},
+            allow_retries=False,
+        )
+    plan = None
+    if "price_plan_context" in reads:
+        plan = plan_from_frame(read_parquet(storage_path(store, "price_plan_context", run_id)))
+        try:
+            require_same_plan(plan, config)
+        except PlanMismatchError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
+
+    empty = pa.table({})
+    output = label_partition(
+        selected=selected,
+        paths=lambda name: storage_path(store, name, run_id, symbol),
+        config=config,
+        features=tables.get("feature_frame", empty),
+        replay=tables.get("replay_1m", empty),
+        plan=plan,
+        stored_entry=lambda: read_from_store(store, run_id, symbol, "entry_labels"),
+        kernel=context.resources.path_stats.compute,
+        chunk_rows=context.resources.path_stats.chunk_rows,
+    )
+    results = output.results
+    failed = [r for r in results.values() if not r.passed]
+    type_problems = _type_problems(results)
+    if failed or type_problems:
+        output.discard()
+        blocked = {r.artifact.name for r in failed}
+        for r in results.values():
+            # as Dagster's blocking checks: nothing downstream of a failed check is evaluated
+            if r.artifact.layer != INPUT and not blocked & set(r.artifact.reads):
+                yield _check_result(r.artifact, r.outcomes)
+        why = [f"{r.artifact.name}: {', '.join(o.name for o in r.outcomes if not o.passed)}" for r in failed]
+        raise Failure(
+            description=f"partition {run_id}|{symbol} not written (every stored file kept as it was): "
+            + "; ".join(why + type_problems),
+            allow_retries=False,
+        )
+    output.publish()
+    reports = _reports(results)
+    for r in results.values():
+        metadata = (
+            input_manifest(r, slice_metadata(tables[r.artifact.name], sources[r.artifact.name]))
+            if r.artifact.layer == INPUT
+            else label_manifest(r, config, reports[r.artifact.name])
+        )
+        with accepted_preview_apis():  # data_version is beta in name only: it is what staleness uses
+            yield MaterializeResult(
+                asset_key=r.artifact.name, metadata=metadata, data_version=DataVersion(r.content_hash)
+            )
+    for r in results.values():
+        if r.artifact.layer != INPUT:
+            yield _check_result(r.artifact, r.outcomes)
 
 
 def build_label_assets(config_hash: str | None) -> list[AssetsDefinition]:
-    """Every label artifact of the registry, one step per builder, its code version covering the config."""
+    """Every artifact of the registry: the run-level price plan, and one step for every
+    (run, symbol) artifact; the label code version covers the config by construction."""
     version = label_code_version(config_hash)
-    return [
-        _step_asset(arts, version)
-        for grain in ("run", "run_symbol")
-        for arts in steps(grain).values()  # type: ignore[arg-type]
-    ]
+    return [*(_plan_asset(a, version) for a in at_grain(RUN)), _partition_asset(version)]

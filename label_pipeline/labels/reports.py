@@ -1,8 +1,14 @@
-"""The reference's markdown label reports, kept word for word so they read the same in the UI."""
+"""The reference's markdown label reports, kept word for word so they read the same in the UI.
+
+The label step counts target values chunk by chunk (``engine``); these render the counts, in
+``value_counts`` order, as the reference's ``_write_distribution_report`` and its combined
+continue/exit/risk report do.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -11,23 +17,31 @@ def distribution(frame: pd.DataFrame, column: str) -> dict:
     return frame[column].value_counts(dropna=False).to_dict() if not frame.empty else {}
 
 
-def distribution_report(frame: pd.DataFrame, column: str) -> str:
-    """The reference's ``_write_distribution_report`` text."""
-    counts = distribution(frame, column)
+def distribution_report_from(rows: int, column: str, counts: Mapping[Any, int]) -> str:
+    """The reference's ``_write_distribution_report`` text, from the counts."""
     lines = [
         "# Label Report",
         "",
-        f"- row_count: {len(frame)}",
+        f"- row_count: {rows}",
         f"- target_column: {column}",
-        f"- distribution: {counts}",
+        f"- distribution: {dict(counts) if rows else {}}",
         "",
     ]
     return "\n".join(lines)
 
 
-def continue_exit_risk_report(outputs: Sequence[tuple[str, pd.DataFrame, str]]) -> str:
-    """The reference's ``continue_exit_risk_label_report.md`` text for (name, frame, target column)."""
+def distribution_report(frame: pd.DataFrame, column: str) -> str:
+    return distribution_report_from(len(frame), column, distribution(frame, column))
+
+
+def combined_report_from(outputs: Sequence[tuple[str, int, Mapping[Any, int]]]) -> str:
+    """The reference's ``continue_exit_risk_label_report.md`` text for (name, rows, counts)."""
     parts = ["# Continue Exit Risk Label Report", ""]
-    for name, frame, target in outputs:
-        parts += [f"## {name}", "", str(distribution(frame, target)), ""]
+    for name, rows, counts in outputs:
+        parts += [f"## {name}", "", str(dict(counts) if rows else {}), ""]
     return "\n".join(parts) + "\n"
+
+
+def continue_exit_risk_report(outputs: Sequence[tuple[str, pd.DataFrame, str]]) -> str:
+    """The combined report for (name, frame, target column)."""
+    return combined_report_from([(name, len(frame), distribution(frame, target)) for name, frame, target in outputs])

@@ -128,32 +128,31 @@ def test_kill_9_at_random_points_of_a_write_leaves_the_old_or_the_new_file(tmp_p
     pd.testing.assert_frame_equal(pd.read_parquet(target), _frame(3.0, 10))
 
 
-# A materialization whose entry_labels write stops halfway through its temporary file (the real
-# parquet bytes, cut in half and fsynced), signals, and waits to be killed.
+# A materialization that has written the entry labels' rows into its temporary file (real row
+# groups, no footer yet: the file is cut where a kill mid-write leaves it), signals, and waits to
+# be killed. The partition's other files are staged beside their targets at that point too.
 _MATERIALIZE_AND_HANG = r"""
-import io, os, sys, time
+import os, sys, time
 from pathlib import Path
-import pyarrow.parquet as pq
 from dagster import instance_for_test
+from label_pipeline import storage
 from label_pipeline.definitions import build_definitions
 from label_pipeline.partitions import register_partitions
 
 runs, store, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-real_write = pq.write_table
+real_finish = storage.StagedFile.finish
 
-def write_half_then_hang(table, where, **kwargs):
-    if "entry_target" in table.column_names and "side" in table.column_names:
-        buffer = io.BytesIO()
-        real_write(table, buffer, **kwargs)
-        data = buffer.getvalue()
-        where.write(data[: len(data) // 2])
-        where.flush()
-        os.fsync(where.fileno())
+def finish_half_then_hang(self, footer):
+    if "entry_labels" in str(self.path):
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
         marker.write_text(str(os.getpid()))
         time.sleep(600)
-    return real_write(table, where, **kwargs)
+    return real_finish(self, footer)
 
-pq.write_table = write_half_then_hang
+storage.StagedFile.finish = finish_half_then_hang
 defs = build_definitions(runs, store)
 with instance_for_test() as instance:
     [key] = register_partitions(instance, "r1", ["AAA"])
@@ -196,10 +195,21 @@ def test_kill_9_of_a_materialization_mid_write_keeps_every_stored_file(tmp_path)
 
         after = _files(store)
         debris = [name for name in after if Path(name).name.startswith(".")]
-        assert len(debris) == 1 and debris[0].startswith("entry_labels/r1/.AAA.parquet.")
-        assert len(after[debris[0]]) > 0  # the half-written temporary file
-        # every stored file is byte-identical (inputs and direction labels were rewritten with the
-        # same bytes before the kill); the half-written one is hidden from readers
+        # the partition's staged files, each beside its target, hidden; the entry labels' holds rows
+        assert {Path(name).parent.parts[0] for name in debris} == {
+            "feature_frame",
+            "replay_1m",
+            "direction_labels",
+            "entry_labels",
+            "position_state_samples",
+            "continue_labels",
+            "exit_labels",
+            "risk_labels",
+        }
+        assert all(Path(name).name.startswith(".AAA.parquet.") for name in debris)
+        entry_debris = [name for name in debris if name.startswith("entry_labels/")]
+        assert len(entry_debris) == 1 and len(after[entry_debris[0]]) > 0
+        # nothing was published: every stored file is byte-identical, the staged ones hidden from readers
         assert {k: v for k, v in after.items() if k not in debris} == before
         assert read_parquet(storage_path(store, "entry_labels", "r1", "AAA")).equals(
             pd.read_parquet(store / "entry_labels" / "r1" / "AAA.parquet")

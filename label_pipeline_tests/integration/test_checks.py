@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from dagster import AssetCheckKey, AssetKey, instance_for_test
 
@@ -145,10 +146,11 @@ def test_blocking_check_fails_the_partition_and_stops_position_samples(tmp_path,
     samples = storage_path(tmp_path / "store", "position_state_samples", RUN, SYMBOL)
     real = entry_module.build_entry_labels
 
-    def corrupted(*args, **kwargs) -> pd.DataFrame:
+    def corrupted(*args, **kwargs) -> pa.Table:
         frame = real(*args, **kwargs)
-        frame["label_version"] = "OLD_V0"  # a value the dagster type accepts; only the check sees it
-        return frame
+        index = frame.schema.get_field_index("label_version")
+        old = pa.repeat(pa.scalar("OLD_V0"), frame.num_rows)  # the dagster type accepts it; only the check sees it
+        return frame.set_column(index, "label_version", old)
 
     home = fast_temp_dir()
     try:
