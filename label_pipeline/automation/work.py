@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from dagster import AssetKey, DagsterInstance, PartitionsDefinition
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCause, StaleStatus
 from dagster._core.loader import LoadingContext
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 
@@ -76,6 +76,16 @@ class WorkFinder:
             else:
                 states[key] = FRESH
         return states
+
+    def stale_causes(self, asset_keys: Sequence[AssetKey], key: str) -> list[tuple[AssetKey, StaleCause]]:
+        """Why the partition is stale: ``(asset, cause)`` for each stale asset of ``asset_keys``, in
+        their order, with the causes Dagster's resolver gives (the UI's "stale" popover)."""
+        return [
+            (asset_key, cause)
+            for asset_key in asset_keys
+            if self._resolver.get_status(asset_key, key) == StaleStatus.STALE
+            for cause in self._resolver.get_stale_causes(asset_key, key)
+        ]
 
     def labels(self, run_id: str, symbols: Sequence[str]) -> dict[str, str]:
         """The run's (run, symbol) partitions that label_job should materialize, with the reason."""
