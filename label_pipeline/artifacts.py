@@ -60,6 +60,10 @@ class Artifact:
     rules: tuple[str, ...] = ()
     build: str | None = None
     reads: tuple[str, ...] = ()
+    # "chunk": the builder is a function run on every chunk of the single pass; "partition": a
+    # class (labels/accumulate.py) that sees every chunk and gives its rows at the end
+    scope: Literal["chunk", "partition"] = "chunk"
+    in_reference: bool = True  # one of the reference's artifacts (parity holds for it byte for byte)
 
     @property
     def column_names(self) -> list[str]:
@@ -123,19 +127,41 @@ REPLAY_COLUMNS = (
 
 ENTRY_COLUMNS = (
     *_HEAD,
-    _c("side", TEXT, "the trade's direction; every feature row has a LONG and a SHORT row", {"LONG", "SHORT"}),
+    _c(
+        "side", TEXT, "the trade's direction; every feature row has a LONG and a SHORT row", {"LONG", "SHORT"}
+    ),
     _c("price_plan_id", TEXT, "the price plan the barriers come from"),
-    _c("price_plan_hash", TEXT, "hash of the plan's entry settings, costs and method (the run's price_plan_context)"),
+    _c(
+        "price_plan_hash",
+        TEXT,
+        "hash of the plan's entry settings, costs and method (the run's price_plan_context)",
+    ),
     _c("target_hit", FLAG, "1 if the target barrier was crossed first within max_hold_minutes"),
     _c("stop_hit", FLAG, "1 if the stop barrier was crossed first (a bar crossing both counts as stop)"),
     _c("timeout_hit", FLAG, "1 if neither barrier was crossed within max_hold_minutes"),
     _c("ambiguous_hit", FLAG, "1 if target and stop were first crossed in the same bar (stop wins)"),
     _c("time_to_target_ms", INT64, "(bars to the target hit) x 60,000 ms; -1 unless the target won"),
     _c("time_to_stop_ms", INT64, "(bars to the stop hit) x 60,000 ms; -1 unless the stop won"),
-    _c("gross_edge_bps", FLOAT, "the trade's outcome before costs: +target, -stop, or the horizon return on timeout (bps)"),
-    _c("future_return_bps", FLOAT, "return from the entry close to the close max_hold_minutes later, in the side's favour (bps)"),
-    _c("mfe_bps", FLOAT, "maximum favourable excursion: best move in the side's favour over the whole holding window (bps of the entry close)"),
-    _c("mae_bps", FLOAT, "maximum adverse excursion: worst move against the side over the whole holding window (bps of the entry close)"),
+    _c(
+        "gross_edge_bps",
+        FLOAT,
+        "the trade's outcome before costs: +target, -stop, or the horizon return on timeout (bps)",
+    ),
+    _c(
+        "future_return_bps",
+        FLOAT,
+        "return from the entry close to the close max_hold_minutes later, in the side's favour (bps)",
+    ),
+    _c(
+        "mfe_bps",
+        FLOAT,
+        "maximum favourable excursion: best move in the side's favour over the whole holding window (bps of the entry close)",
+    ),
+    _c(
+        "mae_bps",
+        FLOAT,
+        "maximum adverse excursion: worst move against the side over the whole holding window (bps of the entry close)",
+    ),
     _c("max_achievable_gross_edge_bps", FLOAT, "= mfe_bps: the best exit's edge before costs (bps)"),
     _c("max_achievable_net_edge_bps", FLOAT, "mfe_bps - cost_bps (bps)"),
     _c("cost_bps", FLOAT, "fee + slippage + funding of the cost config (bps)"),
@@ -172,7 +198,11 @@ ARTIFACTS: tuple[Artifact, ...] = (
         description="The run's price plan: barriers, holding time, costs and the plan hash entry labels carry.",
         columns=(
             _c("price_plan_id", TEXT, "the plan's id (LABEL_PIPELINE_PRICE_PLAN_ID)"),
-            _c("price_plan_hash", TEXT, "sha256 of the entry config, cost config and entry method, as the reference computes it"),
+            _c(
+                "price_plan_hash",
+                TEXT,
+                "sha256 of the entry config, cost config and entry method, as the reference computes it",
+            ),
             _c("target_bps", FLOAT, "distance of the target barrier from the entry close (bps)"),
             _c("stop_bps", FLOAT, "distance of the stop barrier from the entry close (bps)"),
             _c("max_hold_minutes", INT64, "the holding window of entry labels (minutes)"),
@@ -245,10 +275,26 @@ ARTIFACTS: tuple[Artifact, ...] = (
         description="Whether holding on for the continue horizon still pays, per side, at the price plan's stop.",
         columns=(
             *_HEAD,
-            _c("long_continue_target", FLAG, "1 if long_expected_continue_edge_bps >= min_expected_continue_edge_bps and the LONG MAE stays below the plan's stop"),
-            _c("short_continue_target", FLAG, "1 if short_expected_continue_edge_bps >= min_expected_continue_edge_bps and the SHORT MAE stays below the plan's stop"),
-            _c("long_expected_continue_edge_bps", FLOAT, "LONG return over the continue horizon minus cost_bps (bps)"),
-            _c("short_expected_continue_edge_bps", FLOAT, "SHORT return over the continue horizon minus cost_bps (bps)"),
+            _c(
+                "long_continue_target",
+                FLAG,
+                "1 if long_expected_continue_edge_bps >= min_expected_continue_edge_bps and the LONG MAE stays below the plan's stop",
+            ),
+            _c(
+                "short_continue_target",
+                FLAG,
+                "1 if short_expected_continue_edge_bps >= min_expected_continue_edge_bps and the SHORT MAE stays below the plan's stop",
+            ),
+            _c(
+                "long_expected_continue_edge_bps",
+                FLOAT,
+                "LONG return over the continue horizon minus cost_bps (bps)",
+            ),
+            _c(
+                "short_expected_continue_edge_bps",
+                FLOAT,
+                "SHORT return over the continue horizon minus cost_bps (bps)",
+            ),
             *_TAIL,
         ),
         target_column="long_continue_target",
@@ -264,12 +310,22 @@ ARTIFACTS: tuple[Artifact, ...] = (
         description="Whether to leave a position now, per side: the plan's stop is hit or the adverse move is too large.",
         columns=(
             *_HEAD,
-            _c("long_exit_target", FLAG, "1 if the LONG stop is hit or the LONG MAE >= exit.adverse_move_bps"),
-            _c("short_exit_target", FLAG, "1 if the SHORT stop is hit or the SHORT MAE >= exit.adverse_move_bps"),
+            _c(
+                "long_exit_target", FLAG, "1 if the LONG stop is hit or the LONG MAE >= exit.adverse_move_bps"
+            ),
+            _c(
+                "short_exit_target",
+                FLAG,
+                "1 if the SHORT stop is hit or the SHORT MAE >= exit.adverse_move_bps",
+            ),
             _c("long_adverse_move_bps", FLOAT, "LONG MAE over the continue horizon (bps)"),
             _c("short_adverse_move_bps", FLOAT, "SHORT MAE over the continue horizon (bps)"),
             _c("adverse_move_prob_label", FLAG, "1 if the larger of the two MAEs >= exit.adverse_move_bps"),
-            _c("reversal_prob_label", FLAG, "1 if the future LONG return's sign differs from ret_15m_bps's; 0 without ret_15m_bps"),
+            _c(
+                "reversal_prob_label",
+                FLAG,
+                "1 if the future LONG return's sign differs from ret_15m_bps's; 0 without ret_15m_bps",
+            ),
             _c("stop_hit_prob_label", FLAG, "1 if either side's stop is hit"),
             _c("stagnation_prob_label", FLAG, "1 if |LONG future return| <= exit.stagnation_abs_return_bps"),
             *_TAIL,
@@ -288,13 +344,21 @@ ARTIFACTS: tuple[Artifact, ...] = (
         columns=(
             *_HEAD,
             _c("market_risk_target", FLAG, "1 if market_path_risk_bps >= risk.market_drawdown_bps"),
-            _c("market_path_risk_bps", FLOAT, "the larger of the LONG and SHORT MAE over the continue horizon (bps)"),
+            _c(
+                "market_path_risk_bps",
+                FLOAT,
+                "the larger of the LONG and SHORT MAE over the continue horizon (bps)",
+            ),
             _c("long_position_path_risk_bps", FLOAT, "LONG MAE over the continue horizon (bps)"),
             _c("short_position_path_risk_bps", FLOAT, "SHORT MAE over the continue horizon (bps)"),
             _c("long_position_risk_target", FLAG, "1 if the LONG MAE >= the plan's stop"),
             _c("short_position_risk_target", FLAG, "1 if the SHORT MAE >= the plan's stop"),
             _c("market_drawdown_prob_label", FLAG, "1 if market_path_risk_bps >= risk.market_drawdown_bps"),
-            _c("volatility_expansion_prob_label", FLAG, "1 if the future realized vol >= risk.vol_expansion_ratio x max(realized_vol_15m_bps, 1)"),
+            _c(
+                "volatility_expansion_prob_label",
+                FLAG,
+                "1 if the future realized vol >= risk.vol_expansion_ratio x max(realized_vol_15m_bps, 1)",
+            ),
             _c("spike_prob_label", FLAG, "1 if the largest MFE or MAE of either side >= risk.spike_bps"),
             _c("liquidity_deterioration_prob_label", FLAG, "1 if spread_rank_24h_pct >= 0.90"),
             _c("position_drawdown_prob_label", FLAG, "1 if market_path_risk_bps >= the plan's stop"),
@@ -304,6 +368,111 @@ ARTIFACTS: tuple[Artifact, ...] = (
         rules=(*_BASE_RULES, "label_version"),
         build="label_pipeline.labels.continue_exit_risk:continue_exit_risk_step",
         reads=("feature_frame", "replay_1m", "price_plan_context"),
+    ),
+    Artifact(
+        name="label_windows",
+        grain=RUN_SYMBOL,
+        layer=LABEL,
+        type_name="LabelWindows",
+        description="Per feature row and label family: labelled or not, where the label window ends, whether it "
+        "crosses a split or fold boundary, and its average uniqueness (a sample weight). Not in the reference.",
+        columns=(
+            SAMPLE_ID,
+            EVENT_TIME,
+            SPLIT_ID,
+            FOLD,
+            *(
+                column
+                for family, horizon in (
+                    ("direction", "direction.horizon_minutes"),
+                    ("entry", "entry.max_hold_minutes"),
+                    ("continue", "continue.horizon_minutes"),
+                )
+                for column in (
+                    _c(
+                        f"{family}_labelled",
+                        FLAG,
+                        f"1 if the row has a {family} label (a row with its sample_id)",
+                    ),
+                    _c(
+                        f"{family}_label_end",
+                        UTC_TIME,
+                        f"event_time + (H + 1) minutes, H = {horizon}: the close of the window's last bar; NaT if not labelled",
+                    ),
+                    _c(
+                        f"{family}_crosses_split",
+                        FLAG,
+                        f"1 if a feature row within H = {horizon} minutes after this one has another split_id (leakage)",
+                    ),
+                    _c(
+                        f"{family}_crosses_fold",
+                        FLAG,
+                        f"1 if a feature row within H = {horizon} minutes after this one has another walk_forward_fold",
+                    ),
+                    _c(
+                        f"{family}_avg_uniqueness",
+                        FLOAT,
+                        "mean of 1/c(m) over the window's minutes, c(m) the labelled rows whose window holds m "
+                        "(AFML average uniqueness, a sample weight); NaN if not labelled",
+                    ),
+                )
+            ),
+        ),
+        rules=_BASE_RULES,
+        build="label_pipeline.labels.accumulate:LabelWindows",
+        in_reference=False,
+        reads=(
+            "feature_frame",
+            "replay_1m",
+            "price_plan_context",
+            "direction_labels",
+            "entry_labels",
+            "continue_labels",
+        ),
+        scope="partition",
+    ),
+    Artifact(
+        name="price_plan_sweep",
+        grain=RUN_SYMBOL,
+        layer=LABEL,
+        type_name="PricePlanSweep",
+        description="The config's grid of price plans (target x stop x hold) evaluated in one pass: per plan, side "
+        "and split, what that plan's entry labels would give. Not in the reference.",
+        columns=(
+            _c("target_bps", FLOAT, "the plan's target distance (bps)"),
+            _c("stop_bps", FLOAT, "the plan's stop distance (bps)"),
+            _c("max_hold_minutes", INT64, "the plan's holding window (minutes)"),
+            _c("side", TEXT, "LONG or SHORT", {"LONG", "SHORT"}),
+            SPLIT_ID,
+            _c("rows", INT64, "entry label rows of this side and split under the plan"),
+            _c("target_rate", FLOAT, "share of rows whose target was hit first"),
+            _c("stop_rate", FLOAT, "share of rows whose stop was hit first (ties count as stop)"),
+            _c("timeout_rate", FLOAT, "share of rows that hit neither barrier"),
+            _c("ambiguous_rate", FLOAT, "share of rows that crossed both barriers in the same bar"),
+            _c("mean_gross_edge_bps", FLOAT, "mean of +target / -stop / the horizon return on timeout (bps)"),
+            _c("mean_net_edge_bps", FLOAT, "mean_gross_edge_bps - cost_bps (bps)"),
+            _c(
+                "entry_target_rate",
+                FLOAT,
+                "share of rows with mfe_bps - cost_bps >= min_expected_net_edge_bps",
+            ),
+            _c(
+                "median_time_to_target_ms",
+                FLOAT,
+                "median time to the target over the rows that hit it; NaN if none",
+            ),
+            _c(
+                "median_time_to_stop_ms",
+                FLOAT,
+                "median time to the stop over the rows that hit it; NaN if none",
+            ),
+            LABEL_VERSION_COL,
+        ),
+        rules=("schema", "label_version"),
+        build="label_pipeline.labels.accumulate:PricePlanSweep",
+        in_reference=False,
+        reads=("feature_frame", "replay_1m"),
+        scope="partition",
     ),
 )
 

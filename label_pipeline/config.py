@@ -32,7 +32,17 @@ DEFAULT_LABEL_CONFIG: dict[str, Any] = {
         "vol_expansion_ratio": 1.6,
         "spike_bps": 20.0,
     },
+    # Sections of this project's own artifacts (not in the reference; README "Differences").
+    # label_windows: the embargo after a test fold; null means each family's own horizon.
+    "windows": {"embargo_minutes": None},
+    # price_plan_sweep: the grid of plans evaluated in one pass.
+    "sweep": {
+        "target_bps": [6, 8, 12, 16, 24],
+        "stop_bps": [4, 6, 8, 12, 16],
+        "max_hold_minutes": [15, 45, 120],
+    },
 }
+REFERENCE_SECTIONS = ("direction", "entry", "continue", "exit", "risk")
 
 DEFAULT_COST_CONFIG: dict[str, Any] = {
     "fee_bps": 4.0,
@@ -103,7 +113,11 @@ def read_override(path: str | Path | None, what: str) -> dict[str, Any] | None:
 POSITIVE_INT = "a whole number > 0"
 POSITIVE = "a number > 0"
 NON_NEGATIVE = "a number >= 0"
+NON_NEGATIVE_INT = "a whole number >= 0"
 NUMBER = "a finite number"
+MINUTES_OR_NULL = "a whole number of minutes >= 0, or null"
+POSITIVE_LIST = "a non-empty list of distinct numbers > 0"
+POSITIVE_INT_LIST = "a non-empty list of distinct whole numbers > 0"
 
 LABEL_CONFIG_SCHEMA: dict[str, dict[str, str]] = {
     "direction": {
@@ -129,12 +143,26 @@ LABEL_CONFIG_SCHEMA: dict[str, dict[str, str]] = {
         "vol_expansion_ratio": POSITIVE,
         "spike_bps": POSITIVE,
     },
+    "windows": {"embargo_minutes": MINUTES_OR_NULL},
+    "sweep": {"target_bps": POSITIVE_LIST, "stop_bps": POSITIVE_LIST, "max_hold_minutes": POSITIVE_INT_LIST},
 }
 # Costs may be negative (maker rebates, funding received); they only have to be numbers.
 COST_CONFIG_SCHEMA: dict[str, str] = {"fee_bps": NUMBER, "slippage_bps": NUMBER, "funding_cost_bps": NUMBER}
 
 
 def _value_problem(name: str, value: Any, rule: str) -> str | None:
+    if rule == MINUTES_OR_NULL:
+        if value is None:
+            return None
+        rule = NON_NEGATIVE_INT
+    if rule in (POSITIVE_LIST, POSITIVE_INT_LIST):
+        if not isinstance(value, list) or not value:
+            return f"{name} must be {rule}, got {type(value).__name__} {value!r}"
+        item_rule = POSITIVE_INT if rule == POSITIVE_INT_LIST else POSITIVE
+        problems = [p for i, v in enumerate(value) if (p := _value_problem(f"{name}[{i}]", v, item_rule))]
+        if not problems and len(set(value)) != len(value):
+            problems.append(f"{name} must not repeat a value, got {value!r}")
+        return "; ".join(problems) or None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"{name} must be {rule}, got {type(value).__name__} {value!r}"
     if not math.isfinite(value):
@@ -144,6 +172,8 @@ def _value_problem(name: str, value: Any, rule: str) -> str | None:
             " (a fraction would be truncated)" if value > 0 else ""
         )
     if rule == POSITIVE and value <= 0:
+        return f"{name} must be {rule}, got {value!r}"
+    if rule == NON_NEGATIVE_INT and (value < 0 or value != int(value)):
         return f"{name} must be {rule}, got {value!r}"
     if rule == NON_NEGATIVE and value < 0:
         return f"{name} must be {rule}, got {value!r}"

@@ -55,6 +55,7 @@ class ArtifactResult:
     outcomes: list[CheckOutcome] = field(default_factory=list)
     staged: StagedFile | None = None
     size_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # a partition-scope artifact's own facts
 
     @property
     def passed(self) -> bool:
@@ -143,7 +144,9 @@ class _Sink:
         self.staged = StagedFile(self.path, schema)
         self.hasher = TableHasher(self.staged.schema)
 
-    def add(self, table: pa.Table, writer: ThreadPoolExecutor, pending: list[Future], **check_args: Any) -> None:
+    def add(
+        self, table: pa.Table, writer: ThreadPoolExecutor, pending: list[Future], **check_args: Any
+    ) -> None:
         if self.staged is None:
             self.open(table.schema)
         if self.sample is None or (len(self.sample) == 0 and table.num_rows):
@@ -151,7 +154,9 @@ class _Sink:
         self.rows += table.num_rows
         if self.art.target_column:
             counts = pc.value_counts(table.column(self.art.target_column))
-            for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+            for value, count in zip(
+                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+            ):
                 self.counts[value] = self.counts.get(value, 0) + count
         if self.check is not None:
             self.outcomes.append(self.check(self.art.name, table, **check_args))
@@ -224,8 +229,14 @@ def label_partition(
         "price_plan_hash": config.price_plan_hash,
     }
     sinks = {a.name: _Sink(a, paths(a.name), None if a.layer == INPUT else check_label_frame) for a in wanted}
-    # builders to run per chunk: every selected label's, and entry's when position is built from it
-    needed = {a.name for a in labels}
+    # builders to run per chunk: every selected label's, entry's when position is built from it,
+    # and those whose frames a partition-scope artifact needs
+    accumulators = {
+        a.name: a.builder()(config, features, replay, bars) for a in labels if a.scope == "partition"
+    }
+    needed = {a.name for a in labels if a.scope == "chunk"}
+    for acc in accumulators.values():
+        needed.update(acc.needs)
     position_from_store = "position_state_samples" in needed and "entry_labels" not in needed
     if "position_state_samples" in needed and not position_from_store:
         needed.add("entry_labels")
@@ -247,7 +258,7 @@ def label_partition(
             chunk = features.slice(start, stop - start)
             if "feature_frame" in sinks:
                 sinks["feature_frame"].add(chunk, writer, pending)
-            if not builders:
+            if not builders and not accumulators:
                 continue
             times = feature_ms[start:stop]
             inputs = _ChunkInputs(
@@ -266,9 +277,15 @@ def label_partition(
             if "position_state_samples" in needed and not position_from_store:
                 inputs.upstream = {"entry_labels": frames["entry_labels"]}
                 frames.update(artifact("position_state_samples").builder()(inputs))
+            for acc in accumulators.values():
+                acc.add(start, stop, frames)
             for art in labels:
-                if art.name in frames:
-                    extra = {"entry_labels": frames["entry_labels"]} if art.name == "position_state_samples" else {}
+                if art.name in frames and art.name in sinks:
+                    extra = (
+                        {"entry_labels": frames["entry_labels"]}
+                        if art.name == "position_state_samples"
+                        else {}
+                    )
                     sinks[art.name].add(frames[art.name], writer, pending, **check_args, **extra)
             for done in [f for f in pending if f.done()]:
                 done.result()  # surface a write error early
@@ -280,9 +297,14 @@ def label_partition(
             inputs = StepInputs(config=config, upstream={"entry_labels": entry})
             samples = artifact("position_state_samples").builder()(inputs)["position_state_samples"]
             sinks["position_state_samples"].add(samples, writer, pending, **check_args, entry_labels=entry)
+        for name, acc in accumulators.items():
+            for table in acc.tables(chunk_rows):
+                sinks[name].add(table, writer, pending, **check_args)
         for future in pending:
             future.result()
         output.results = {name: sink.finish() for name, sink in sinks.items()}
+        for name, acc in accumulators.items():
+            output.results[name].extra = acc.facts()
     except BaseException:
         writer.shutdown(wait=True)
         for sink in sinks.values():

@@ -87,6 +87,8 @@ def _dtype_problem(name: str, series: pd.Series, kind: str) -> str | None:
         want = "strings or integers, one type for the whole column"
     else:
         return None
+    if isinstance(dtype, pd.StringDtype):
+        dtype = "object"  # text, as pandas reads it from the file (kept in Arrow for the checks)
     sample = series.dropna()
     example = f", e.g. {sample.iloc[0]!r} ({type(sample.iloc[0]).__name__})" if len(sample) else ""
     return (

@@ -145,6 +145,13 @@ def normalize_replay_table(table: pa.Table) -> pa.Table:
     return table.take(order).combine_chunks()
 
 
+def _arrow_text(type_: pa.DataType) -> pd.StringDtype | None:
+    """Text stays in Arrow for the checks (no Python string per row): pandas' pyarrow strings."""
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return pd.StringDtype("pyarrow")
+    return None
+
+
 def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, pd.DataFrame]:
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
@@ -176,7 +183,7 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, p
             frame, present, table = pd.DataFrame(columns=columns), [], None
         else:
             table = pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)])
-            frame = table.to_pandas()
+            frame = table.to_pandas(types_mapper=_arrow_text)
             present = (
                 pc.unique(pq.read_table(path, columns=["symbol"]).column("symbol")).to_pylist()
                 if not len(frame)

@@ -101,5 +101,18 @@ def label_manifest(result: ArtifactResult, config: EffectiveConfig, report_md: s
         "label_distribution": MetadataValue.json(_jsonable_counts(result.distribution or {})),
         "label_report": MetadataValue.md(report_md),
         "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
+        **_facts(result),
         **stored_metadata(result),
     }
+
+
+def _facts(result: ArtifactResult) -> dict[str, Any]:
+    """A partition-scope artifact's own manifest entries (``("md", text)`` / ``("json", value)``)."""
+    out: dict[str, Any] = {}
+    for key, value in result.extra.get("manifest", {}).items():
+        if isinstance(value, tuple):
+            kind, payload = value
+            out[key] = MetadataValue.md(payload) if kind == "md" else MetadataValue.json(payload)
+        else:
+            out[key] = value
+    return out

@@ -11,8 +11,8 @@ import pytest
 
 from label_pipeline.artifacts import LABEL_ARTIFACTS, RUN_SYMBOL
 
-# The label artifacts of a (run, symbol) partition, in registry order.
-LABEL_ASSETS: list[str] = [a.name for a in LABEL_ARTIFACTS if a.grain == RUN_SYMBOL]
+# The reference's label artifacts of a (run, symbol) partition, in registry order.
+LABEL_ASSETS: list[str] = [a.name for a in LABEL_ARTIFACTS if a.grain == RUN_SYMBOL and a.in_reference]
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 REQUIRE_ENVS = ("LABEL_PIPELINE_REQUIRE_SERVICES", "CI")
 

@@ -26,6 +26,7 @@ from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.hashing import content_hash
+from label_pipeline.jobs import LABEL_JOB_ASSETS
 from label_pipeline.partitions import partition_key
 from label_pipeline.settings import REPO_ROOT
 from label_pipeline.storage import read_parquet, storage_path, stored_file_metadata, write_parquet_atomic
@@ -196,16 +197,7 @@ def test_kill_9_of_a_materialization_mid_write_keeps_every_stored_file(tmp_path)
         after = _files(store)
         debris = [name for name in after if Path(name).name.startswith(".")]
         # the partition's staged files, each beside its target, hidden; the entry labels' holds rows
-        assert {Path(name).parent.parts[0] for name in debris} == {
-            "feature_frame",
-            "replay_1m",
-            "direction_labels",
-            "entry_labels",
-            "position_state_samples",
-            "continue_labels",
-            "exit_labels",
-            "risk_labels",
-        }
+        assert {Path(name).parent.parts[0] for name in debris} == {k.path[-1] for k in LABEL_JOB_ASSETS}
         assert all(Path(name).name.startswith(".AAA.parquet.") for name in debris)
         entry_debris = [name for name in debris if name.startswith("entry_labels/")]
         assert len(entry_debris) == 1 and len(after[entry_debris[0]]) > 0

@@ -26,6 +26,7 @@ from label_pipeline.demo.local_run import PartitionOutcome, materialize_run
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.hashing import content_hash
 from label_pipeline.inputs import FEATURE_RELPATH, REPLAY_RELPATH
+from label_pipeline.jobs import LABEL_JOB_ASSETS
 from label_pipeline.keys import PartitionKeyError
 from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, partition_key, register_partitions
 from label_pipeline.storage import read_parquet, storage_path, stored_file_metadata
@@ -487,9 +488,7 @@ def test_path_characters_in_a_symbol_are_encoded_inside_the_store(baseline) -> N
     files = [p for p in store.rglob("*") if p.is_file()]
     assert all(p.resolve().is_relative_to(store) and not p.is_symlink() for p in files)
     pathy = [p for p in files if unquote(p.parent.name) == RUN and unquote(p.stem) == PATHY]
-    assert sorted(p.parent.parent.name for p in pathy) == sorted(
-        ["feature_frame", "replay_1m", *LABEL_ASSETS]
-    )
+    assert sorted(p.parent.parent.name for p in pathy) == sorted(k.path[-1] for k in LABEL_JOB_ASSETS)
     assert {p.name for p in pathy} == {"%2E.%2F..%2Fa%5Cb%2F.c.parquet"}  # a leading dot is encoded too
     assert not any(p.name.startswith(".") for p in files)  # no hidden file: not one key, no temp debris
     loaded = read_parquet(storage_path(root / "store", "entry_labels", RUN, PATHY))

@@ -23,6 +23,8 @@ LABEL_ASSETS = {
     "continue_labels",
     "exit_labels",
     "risk_labels",
+    "label_windows",
+    "price_plan_sweep",
 }
 
 

@@ -33,6 +33,7 @@ from label_pipeline.automation.work import STALE, WorkFinder
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.inputs import FEATURE_RELPATH
+from label_pipeline.jobs import LABEL_JOB_ASSETS
 from label_pipeline.partitions import partition_key
 from label_pipeline_tests.harness.daemon import apply_sensor_result, execute_run_requests
 
@@ -146,7 +147,7 @@ def test_new_run_is_labelled_then_exactly_what_changed_is_requested(tmp_path, in
 
     # the rerun touches AAA's files only, and leaves nothing stale
     other = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in store.rglob("BBB%2FUSDT.parquet")}
-    assert len(other) == 8
+    assert len(other) == len(LABEL_JOB_ASSETS)
     assert all(o.success for o in execute_run_requests(defs, instance, requests, default_job="label_job"))
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in store.rglob("BBB%2FUSDT.parquet")} == other
     assert tick.schedule("label_backfill_schedule") == []

@@ -17,13 +17,15 @@ from label_pipeline.automation.work import WorkFinder
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
+from label_pipeline.jobs import LABEL_JOB_ASSETS
 from label_pipeline.partitions import partition_key
 from label_pipeline.settings import REPO_ROOT
 
 REPO = REPO_ROOT
 RUN = "r1"
 SYMBOLS = ["AAA", "BBB/USDT"]
-SELECT = "feature_frame,replay_1m,direction_labels,entry_labels,position_state_samples,continue_labels,exit_labels,risk_labels"
+SELECT = ",".join(k.path[-1] for k in LABEL_JOB_ASSETS)  # label_job's assets, as a rerun selects them
+N_ASSETS = len(LABEL_JOB_ASSETS)
 
 
 def _snapshot(store: Path) -> dict[Path, tuple[bytes, int]]:
@@ -56,7 +58,7 @@ def test_cli_rerun_of_one_symbol_rewrites_only_its_files(tmp_path) -> None:
             before_hashes = _hashes(instance, key)
         before = _snapshot(store)
         mine = {p for p in before if p.name == "AAA.parquet"}
-        assert len(mine) == 8 and len(before) == 17  # 8 assets x 2 symbols + the price plan
+        assert len(mine) == N_ASSETS and len(before) == 2 * N_ASSETS + 1  # 2 symbols + the price plan
 
         env = {
             **os.environ,
@@ -95,7 +97,8 @@ def test_cli_rerun_of_one_symbol_rewrites_only_its_files(tmp_path) -> None:
             checks = instance.get_records_for_run(
                 rerun_ids.pop(), of_type={DagsterEventType.ASSET_CHECK_EVALUATION}
             ).records
-            assert len(checks) == 6 and all(
+            # a contract per label artifact, and label_windows' leakage check (passes: one split, one fold)
+            assert len(checks) == N_ASSETS - 2 + 1 and all(
                 r.event_log_entry.dagster_event.event_specific_data.passed for r in checks
             )
             assert (

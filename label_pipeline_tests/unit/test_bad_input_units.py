@@ -19,6 +19,9 @@ from label_pipeline.config import (
     DEFAULT_COST_CONFIG,
     DEFAULT_LABEL_CONFIG,
     LABEL_CONFIG_SCHEMA,
+    MINUTES_OR_NULL,
+    POSITIVE_INT_LIST,
+    POSITIVE_LIST,
     ConfigError,
     load_effective_config,
     validate_cost_config,
@@ -274,8 +277,16 @@ def _label_error(tmp_path: Path, override: dict | str) -> str:
 
 @pytest.mark.parametrize("section, key", [(s, k) for s, keys in LABEL_CONFIG_SCHEMA.items() for k in keys])
 def test_every_label_setting_refuses_wrong_types(tmp_path, section: str, key: str) -> None:
-    for bad in ("5", None, True, [5], {"v": 5}):
-        assert f"{section}.{key} must be" in _label_error(tmp_path, {section: {key: bad}})
+    rule = LABEL_CONFIG_SCHEMA[section][key]
+    if rule in (POSITIVE_LIST, POSITIVE_INT_LIST):  # the sweep's grids
+        bads = ("5", None, True, 5, [], ["5"], [0], [5, 5], {"v": 5})
+    elif rule == MINUTES_OR_NULL:  # null is the default (each family's horizon)
+        bads = ("5", True, [5], {"v": 5}, -1, 1.5)
+    else:
+        bads = ("5", None, True, [5], {"v": 5})
+    for bad in bads:
+        error = _label_error(tmp_path, {section: {key: bad}})
+        assert re.search(rf"{re.escape(section)}\.{re.escape(key)}(\[\d+\])? must", error), (bad, error)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,287 @@
+"""Artifacts of a whole partition rather than of each chunk: they see every chunk of the single
+pass (``add``) and give their rows at the end (``tables``), keeping only small per-row arrays or
+additive counts in between. The registry names their class as ``build`` with ``scope="partition"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from label_pipeline.artifacts import artifact
+from label_pipeline.config import LABEL_VERSION, EffectiveConfig
+from label_pipeline.kernel import sweep as sweep_kernel
+from label_pipeline.kernel import windows as windows_kernel
+from label_pipeline.kernel.units import MINUTE_MS
+from label_pipeline.labels.arrow import numbers
+from label_pipeline.labels.joins import inner_match
+
+# label family -> (the artifact whose rows say "labelled", the config key of its horizon)
+FAMILIES: dict[str, tuple[str, tuple[str, str]]] = {
+    "direction": ("direction_labels", ("direction", "horizon_minutes")),
+    "entry": ("entry_labels", ("entry", "max_hold_minutes")),
+    "continue": ("continue_labels", ("continue", "horizon_minutes")),
+}
+
+
+def codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes of a column (a missing value gets a code of its own) and the values they name."""
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="int64"), encoded.dictionary
+
+
+class Accumulator:
+    """One partition-scope artifact being built over the chunks of the single pass."""
+
+    name: str
+    needs: tuple[str, ...] = ()  # chunk artifacts it needs the frames of
+
+    def __init__(
+        self, config: EffectiveConfig, features: pa.Table, replay: pa.Table, bars: Mapping[str, np.ndarray]
+    ):
+        self.config, self.features, self.replay, self.bars = config, features, replay, bars
+
+    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
+        raise NotImplementedError
+
+    def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
+        raise NotImplementedError
+
+    def facts(self) -> dict[str, Any]:
+        """What the artifact's manifest (and its own checks) report beyond the rows."""
+        return {}
+
+
+class LabelWindows(Accumulator):
+    """``label_windows``: per feature row and label family, whether it is labelled, where its label
+    window ends, whether the window crosses a split or fold boundary, and its AFML average
+    uniqueness (``label_pipeline.kernel.windows``; README "Leak-proof training data")."""
+
+    name = "label_windows"
+    needs = tuple(f for f, _ in FAMILIES.values())
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        n = self.features.num_rows
+        self.event_ms = numbers(self.features, "open_time_ms", "int64")
+        self.split_codes, self.split_names = codes(self.features.column("split_id"))
+        self.fold_codes, self.fold_names = codes(self.features.column("walk_forward_fold"))
+        self.horizons = {f: int(self.config.label[s][k]) for f, (_, (s, k)) in FAMILIES.items()}
+        self.labelled = {f: np.zeros(n, dtype=np.int8) for f in FAMILIES}
+        embargo = self.config.label["windows"]["embargo_minutes"]
+        self.embargo = {f: (self.horizons[f] if embargo is None else int(embargo)) for f in FAMILIES}
+
+    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
+        ids = self.features.column("sample_id").slice(start, stop - start)
+        for family, (name, _) in FAMILIES.items():
+            hit = pc.is_in(ids, value_set=frames[name].column("sample_id").combine_chunks())
+            self.labelled[family][start:stop] = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int8)
+
+    def _columns(self, positions: np.ndarray, context: np.ndarray | None) -> dict[str, Any]:
+        ctx = slice(None) if context is None else context
+        families = {f: (self.labelled[f][ctx], self.horizons[f]) for f in FAMILIES}
+        rows = None if context is None else positions
+        out = windows_kernel.label_windows_families(
+            self.event_ms[ctx], self.split_codes[ctx], self.fold_codes[ctx], families, rows=rows
+        )
+        columns: dict[str, Any] = {}
+        for family in FAMILIES:
+            ends = out[f"{family}_label_end"]
+            missing = ends == windows_kernel.NO_LABEL_END
+            columns[f"{family}_labelled"] = out[f"{family}_labelled"].astype(np.int8)
+            columns[f"{family}_label_end"] = pa.array(
+                np.where(missing, 0, ends) * 1_000_000, type=pa.timestamp("ns", tz="UTC"), mask=missing
+            )
+            columns[f"{family}_crosses_split"] = out[f"{family}_crosses_split"].astype(np.int8)
+            columns[f"{family}_crosses_fold"] = out[f"{family}_crosses_fold"].astype(np.int8)
+            columns[f"{family}_avg_uniqueness"] = out[f"{family}_avg_uniqueness"].astype(np.float64)
+        return columns
+
+    def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
+        names = artifact(self.name).column_names
+        n = self.features.num_rows
+        ordered = n < 2 or bool((np.diff(self.event_ms) > 0).all())
+        spans = (
+            [(0, n)]
+            if not ordered or n == 0
+            else [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
+        )
+        widest = max(self.horizons.values())
+        for start, stop in spans:
+            positions = np.arange(start, stop)
+            if ordered and n:
+                t0 = int(self.event_ms[start])
+                t1 = int(self.event_ms[stop - 1]) + MINUTE_MS
+                context, rows = windows_kernel.chunk_selection(self.event_ms, t0, t1, widest)
+                columns = self._columns(rows, context)
+            else:
+                columns = self._columns(positions, None)
+            index = pa.array(positions, type=pa.int64())
+            for name in ("sample_id", "event_time", "split_id", "walk_forward_fold"):
+                columns[name] = self.features.column(name).take(index)
+            yield pa.table({c: columns[c] for c in names})
+
+    def facts(self) -> dict[str, Any]:
+        """Labelled rows whose window crosses into another split / fold, per boundary and family,
+        and per fold taken as the test fold, what a purge and an embargo remove."""
+        crossings: dict[str, Any] = {}
+        purges: dict[str, Any] = {}
+        total = 0
+        for family in FAMILIES:
+            lab, h = self.labelled[family], self.horizons[family]
+            for what, values, names in (
+                ("split", self.split_codes, self.split_names),
+                ("fold", self.fold_codes, self.fold_names),
+            ):
+                pairs = windows_kernel.boundary_pair_counts(self.event_ms, values, lab, h)
+                named = {f"{names[a].as_py()} -> {names[b].as_py()}": int(k) for (a, b), k in pairs.items()}
+                crossings[f"{family}_{what}"] = named
+                total += sum(named.values())
+            counts = windows_kernel.purge_embargo_counts(
+                self.event_ms, self.fold_codes, lab, h, self.embargo[family]
+            )
+            purges[family] = {
+                str(self.fold_names[int(code)].as_py()): {
+                    "test_rows": int(counts["n_rows"][i]),
+                    "purged": int(counts["n_purged"][i]),
+                    "embargoed": int(counts["n_embargoed"][i]),
+                    "embargo_minutes": self.embargo[family],
+                }
+                for i, code in enumerate(counts["fold_code"].tolist())
+            }
+        labelled = {f: int(self.labelled[f].sum()) for f in FAMILIES}
+        return {
+            "crossing_rows": total,
+            "crossings": crossings,
+            "purge_embargo": purges,
+            "manifest": {"crossing_rows": total, "labelled_rows": ("json", labelled)},
+        }
+
+
+class PricePlanSweep(Accumulator):
+    """``price_plan_sweep``: the config's grid of (target, stop, hold) evaluated in the same pass,
+    per side and split, every number what that plan's entry labels would give
+    (``label_pipeline.kernel.sweep``; README "Price-plan search")."""
+
+    name = "price_plan_sweep"
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        grid = self.config.label["sweep"]
+        self.grid = (grid["target_bps"], grid["stop_bps"], grid["max_hold_minutes"])
+        self.max_hold = int(max(grid["max_hold_minutes"]))
+        self.split_codes, self.split_names = codes(self.features.column("split_id"))
+        self.counts: sweep_kernel.SweepCounts | None = None
+        self.min_edge = float(self.config.label["entry"]["min_expected_net_edge_bps"])
+
+    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
+        if stop <= start:
+            return
+        times = numbers(self.features, "open_time_ms", "int64")[start:stop]
+        bar_ms = self.bars["open_time_ms"]
+        lo = int(np.searchsorted(bar_ms, int(times.min()), side="left"))
+        hi = min(int(np.searchsorted(bar_ms, int(times.max()), side="right")) + self.max_hold, len(bar_ms))
+        window = slice(lo, hi)
+        left, right = inner_match(times, bar_ms[window], "replay_1m")
+        counts = sweep_kernel.sweep_counts(
+            bar_ms[window],
+            self.bars["close"][window],
+            self.bars["high"][window],
+            self.bars["low"][window],
+            *self.grid,
+            self.split_codes[start:stop],
+            left,
+            right,
+            self.config.cost_bps,
+            self.min_edge,
+            n_splits=len(self.split_names),
+        )
+        self.counts = counts if self.counts is None else self.counts.merge(counts)
+
+    def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
+        names = artifact(self.name).column_names
+        if self.counts is None:
+            yield artifact_schema_empty(names, self.split_names.type)
+            return
+        table = sweep_kernel.sweep_table(self.counts)
+        columns: dict[str, Any] = {k: v for k, v in table.items() if k not in ("side", "split_code")}
+        columns["target_bps"] = np.asarray(table["target_bps"], dtype="float64")
+        columns["stop_bps"] = np.asarray(table["stop_bps"], dtype="float64")
+        columns["max_hold_minutes"] = np.asarray(table["max_hold_minutes"], dtype="int64")
+        columns["rows"] = np.asarray(table["rows"], dtype="int64")
+        columns["side"] = pa.array(np.asarray(table["side"]).tolist(), pa.string())  # a few hundred rows
+        columns["split_id"] = self.split_names.take(pa.array(np.asarray(table["split_code"], dtype="int64")))
+        columns["label_version"] = pa.repeat(pa.scalar(LABEL_VERSION), len(columns["rows"]))
+        self.table = table
+        yield pa.table({c: columns[c] for c in names})
+
+    def facts(self) -> dict[str, Any]:
+        """The best plans per side by mean net edge, and the grid as heat maps (markdown), over all
+        splits of the partition (split means weighted by their rows)."""
+        table = getattr(self, "table", None)
+        if table is None:
+            return {"manifest": {}}
+        keys = ("target_bps", "stop_bps", "max_hold_minutes", "side")
+        rows = np.asarray(table["rows"], dtype="float64")
+        net = np.nan_to_num(np.asarray(table["mean_net_edge_bps"], dtype="float64") * rows)
+        hit = np.nan_to_num(np.asarray(table["target_rate"], dtype="float64") * rows)
+        plans: dict[tuple, list[float]] = {}
+        for i in range(len(rows)):
+            k = tuple(np.asarray(table[c])[i] for c in keys)
+            k = (float(k[0]), float(k[1]), int(k[2]), sweep_kernel.SIDES.index(k[3]))
+            acc = plans.setdefault(k, [0.0, 0.0, 0.0])
+            acc[0] += rows[i]
+            acc[1] += net[i]
+            acc[2] += hit[i]
+        lines = [
+            "| side | target_bps | stop_bps | max_hold_minutes | rows | mean_net_edge_bps | target_rate |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for side in (0, 1):
+            ranked = sorted(
+                ((v[1] / v[0], k, v) for k, v in plans.items() if k[3] == side and v[0] > 0), reverse=True
+            )[:5]
+            for edge, (t, st, h, _), v in ranked:
+                lines.append(
+                    f"| {sweep_kernel.SIDES[side]} | {t:g} | {st:g} | {h} | {int(v[0])} | {edge:.2f} | {v[2] / v[0]:.3f} |"
+                )
+        targets, stops = self.grid[0], self.grid[1]
+        maps = []
+        for hold in self.grid[2]:
+            for side in (0, 1):
+                maps.append(
+                    f"**{sweep_kernel.SIDES[side]}, hold {hold} min: mean net edge (bps), target x stop**"
+                )
+                maps.append("| target \\ stop | " + " | ".join(f"{x:g}" for x in stops) + " |")
+                maps.append("|---" * (len(stops) + 1) + "|")
+                for t in targets:
+                    cells = []
+                    for st in stops:
+                        v = plans.get((float(t), float(st), int(hold), side))
+                        cells.append(f"{v[1] / v[0]:.2f}" if v and v[0] else "")
+                    maps.append(f"| {t:g} | " + " | ".join(cells) + " |")
+                maps.append("")
+        return {
+            "manifest": {
+                "plans": len({k[:3] for k in plans}),
+                "best_plans": ("md", "\n".join(lines)),
+                "net_edge_heatmap": ("md", "\n".join(maps)),
+            }
+        }
+
+
+def artifact_schema_empty(names: list[str], split_type: pa.DataType) -> pa.Table:
+    types = {
+        "side": pa.string(),
+        "split_id": split_type,
+        "label_version": pa.string(),
+        "rows": pa.int64(),
+        "max_hold_minutes": pa.int64(),
+    }
+    return pa.table({n: pa.array([], type=types.get(n, pa.float64())) for n in names})
