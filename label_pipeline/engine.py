@@ -36,6 +36,7 @@ from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.label_contract import CheckOutcome, check_label_frame, merge_outcomes
 from label_pipeline.labels.path_stats_frame import KernelFn
 from label_pipeline.labels.step import StepInputs
+from label_pipeline.quality import Quality, bar_gaps, labelled_rows, unlabelled_causes
 from label_pipeline.storage import CONTENT_HASH_KEY, ROW_COUNT_KEY, StagedFile
 
 CHUNK_DAYS = 30
@@ -131,6 +132,7 @@ class _Sink:
 
     def __init__(self, art: Artifact, path: UPath, check: Callable[..., list[CheckOutcome]] | None):
         self.art = art
+        self.quality = Quality(art) if art.layer != INPUT and art.in_reference else None
         self.path = path
         self.check = check
         self.staged: StagedFile | None = None
@@ -160,6 +162,8 @@ class _Sink:
                 self.counts[value] = self.counts.get(value, 0) + count
         if self.check is not None:
             self.outcomes.append(self.check(self.art.name, table, **check_args))
+        if self.quality is not None:
+            self.quality.add(table)
         staged, hasher = self.staged, self.hasher
 
         def write() -> None:
@@ -187,7 +191,39 @@ class _Sink:
             distribution=distribution,
             outcomes=merge_outcomes(self.outcomes),
             staged=self.staged,
+            extra={"quality": self.quality.facts()} if self.quality is not None else {},
         )
+
+
+# label artifact -> (the family whose rows decide "labelled", the config key of its horizon, joined by time)
+_UNLABELLED = {
+    "direction_labels": ("direction_labels", ("direction", "horizon_minutes"), True),
+    "entry_labels": ("entry_labels", ("entry", "max_hold_minutes"), False),
+    "continue_labels": ("continue_labels", ("continue", "horizon_minutes"), False),
+    "exit_labels": ("continue_labels", ("continue", "horizon_minutes"), False),
+    "risk_labels": ("continue_labels", ("continue", "horizon_minutes"), False),
+}
+
+
+def _count_unlabelled(
+    sinks: Mapping[str, _Sink],
+    labelled: Mapping[str, np.ndarray],
+    times: np.ndarray,
+    bars: Mapping[str, np.ndarray],
+    gaps: np.ndarray,
+    config: EffectiveConfig,
+) -> None:
+    """Feed each selected label artifact's quality with why this chunk's unlabelled rows are so."""
+    done: dict[str, dict[str, int]] = {}
+    for name, (family, (section, key), by_time) in _UNLABELLED.items():
+        sink = sinks.get(name)
+        if sink is None or sink.quality is None or family not in labelled:
+            continue
+        if family not in done:
+            done[family] = unlabelled_causes(
+                times, labelled[family], bars["open_time_ms"], bars["close"], gaps, int(config.label[section][key]), by_time
+            )
+        sink.quality.add_unlabelled(done[family], len(times))
 
 
 def _chunks(n: int, size: int) -> Iterable[tuple[int, int]]:
@@ -247,6 +283,7 @@ def label_partition(
         art = artifact(name)
         builders.setdefault(art.build, art.builder())
 
+    gaps = bar_gaps(bars["open_time_ms"])
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-writer")
     pending: list[Future] = []
     output = PartitionOutput({})
@@ -277,8 +314,14 @@ def label_partition(
             if "position_state_samples" in needed and not position_from_store:
                 inputs.upstream = {"entry_labels": frames["entry_labels"]}
                 frames.update(artifact("position_state_samples").builder()(inputs))
+            labelled = {
+                family: labelled_rows(times, frames[family])
+                for family in ("direction_labels", "entry_labels", "continue_labels")
+                if family in frames
+            }
             for acc in accumulators.values():
-                acc.add(start, stop, frames)
+                acc.add(start, stop, frames, labelled)
+            _count_unlabelled(sinks, labelled, times, bars, gaps, config)
             for art in labels:
                 if art.name in frames and art.name in sinks:
                     extra = (
@@ -304,7 +347,7 @@ def label_partition(
             future.result()
         output.results = {name: sink.finish() for name, sink in sinks.items()}
         for name, acc in accumulators.items():
-            output.results[name].extra = acc.facts()
+            output.results[name].extra.update(acc.facts())
     except BaseException:
         writer.shutdown(wait=True)
         for sink in sinks.values():

@@ -18,6 +18,7 @@ from label_pipeline.dagster_types import frame_schema
 from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
 from label_pipeline.labels.reports import distribution
+from label_pipeline.quality import report as quality_report
 
 if TYPE_CHECKING:
     from label_pipeline.engine import ArtifactResult
@@ -102,8 +103,34 @@ def label_manifest(result: ArtifactResult, config: EffectiveConfig, report_md: s
         "label_report": MetadataValue.md(report_md),
         "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
         **_facts(result),
+        **_quality(result, config),
         **stored_metadata(result),
     }
+
+
+def config_summary(config: EffectiveConfig) -> str:
+    label = config.label
+    return (
+        f"Config {config.config_hash[:12]}: entry target {label['entry']['target_bps']} bps, stop "
+        f"{label['entry']['stop_bps']} bps, hold {label['entry']['max_hold_minutes']} min, min net edge "
+        f"{label['entry']['min_expected_net_edge_bps']} bps; direction H {label['direction']['horizon_minutes']} "
+        f"min; continue H {label['continue']['horizon_minutes']} min; cost {config.cost_bps} bps; plan "
+        f"{config.price_plan_id!r}."
+    )
+
+
+def _quality(result: ArtifactResult, config: EffectiveConfig) -> dict[str, Any]:
+    """The quality numbers as flat metadata (the Plots tab charts them across partitions), their
+    tables as JSON, and the readable report (``label_pipeline.quality``)."""
+    facts = result.extra.get("quality")
+    if not facts:
+        return {}
+    out: dict[str, Any] = {key: MetadataValue.float(float(value)) for key, value in facts["flat"].items()}
+    out["class_balance"] = MetadataValue.json(facts["balance"])
+    if facts["unlabelled"] is not None:
+        out["unlabelled_by_cause"] = MetadataValue.json(facts["unlabelled"])
+    out["quality_report"] = MetadataValue.md(quality_report(result.artifact, facts, config_summary(config)))
+    return out
 
 
 def _facts(result: ArtifactResult) -> dict[str, Any]:

@@ -47,7 +47,11 @@ class Accumulator:
     ):
         self.config, self.features, self.replay, self.bars = config, features, replay, bars
 
-    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
+    def add(
+        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+    ) -> None:
+        """One chunk: feature rows ``start:stop``, the chunk's label frames, and which of its rows
+        each of direction / entry / continue labels (by artifact name)."""
         raise NotImplementedError
 
     def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
@@ -77,11 +81,11 @@ class LabelWindows(Accumulator):
         embargo = self.config.label["windows"]["embargo_minutes"]
         self.embargo = {f: (self.horizons[f] if embargo is None else int(embargo)) for f in FAMILIES}
 
-    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
-        ids = self.features.column("sample_id").slice(start, stop - start)
+    def add(
+        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+    ) -> None:
         for family, (name, _) in FAMILIES.items():
-            hit = pc.is_in(ids, value_set=frames[name].column("sample_id").combine_chunks())
-            self.labelled[family][start:stop] = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.int8)
+            self.labelled[family][start:stop] = labelled[name]
 
     def _columns(self, positions: np.ndarray, context: np.ndarray | None) -> dict[str, Any]:
         ctx = slice(None) if context is None else context
@@ -180,7 +184,9 @@ class PricePlanSweep(Accumulator):
         self.counts: sweep_kernel.SweepCounts | None = None
         self.min_edge = float(self.config.label["entry"]["min_expected_net_edge_bps"])
 
-    def add(self, start: int, stop: int, frames: Mapping[str, pa.Table]) -> None:
+    def add(
+        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+    ) -> None:
         if stop <= start:
             return
         times = numbers(self.features, "open_time_ms", "int64")[start:stop]

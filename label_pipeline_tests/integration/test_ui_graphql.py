@@ -140,5 +140,31 @@ def test_workspace_through_graphql(tmp_path, monkeypatch) -> None:
                     "dagster/column_schema",
                     "label_distribution",
                 } <= labels
+                # the quality numbers, as the UI reads them (its Plots tab charts float entries)
+                quality = {
+                    f"{side}_{k}"
+                    for side in ("long", "short")
+                    for k in (
+                        "target_rate",
+                        "stop_rate",
+                        "timeout_rate",
+                        "ambiguous_rate",
+                        "entry_target_rate",
+                        "median_time_to_target_min",
+                        "median_time_to_stop_min",
+                        "mfe_p10_bps",
+                        "mfe_p50_bps",
+                        "mfe_p90_bps",
+                        "mae_p10_bps",
+                        "mae_p50_bps",
+                        "mae_p90_bps",
+                    )
+                } | {
+                    "unlabelled_share",
+                    "unlabelled_window_crosses_gap_share",
+                    "class_balance",
+                    "quality_report",
+                }
+                assert quality <= labels, quality - labels
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,335 @@
+"""Label quality at a glance: numbers every label step records as asset metadata, so the UI's Plots
+tab charts them across partitions, and a readable report per artifact.
+
+Computed in the single pass on the chunks already in memory (counts, histograms and the MFE/MAE
+values; no second read): per side the target / stop / timeout / ambiguous and entry-target rates,
+median times to target and stop, MFE and MAE quantiles; for every label artifact the share of
+feature rows without a label and why; the class balance of every target column per split.
+Pure: numpy and Arrow, no Dagster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from label_pipeline.artifacts import FLAG, Artifact
+from label_pipeline.kernel.units import MINUTE_MS
+from label_pipeline.labels.arrow import numbers
+
+SIDES = ("LONG", "SHORT")
+WEEK_NS = 7 * 86_400 * 10**9
+QUANTILES = (0.1, 0.5, 0.9)
+# Why a feature row has no label, in the order a row is assigned its first applicable cause.
+CAUSES = ("no_bar", "nan_entry_close", "tail_shorter_than_horizon", "window_crosses_gap", "nan_exit_close")
+
+
+def _targets(art: Artifact) -> list[str]:
+    """The artifact's target columns: its flags, and a text target (direction_label)."""
+    names = [c.name for c in art.columns if c.kind == FLAG]
+    if art.target_column and art.target_column not in names:
+        names.insert(0, art.target_column)
+    return names
+
+
+class Quality:
+    """One label artifact's quality figures over the chunks of a partition."""
+
+    def __init__(self, art: Artifact):
+        self.art = art
+        self.targets = _targets(art)
+        self.balance: dict[str, dict[str, dict[str, int]]] = {c: {} for c in self.targets}
+        self.paths = "side" in art.column_names and "time_to_target_ms" in art.column_names
+        self.side_counts: dict[str, dict[str, int]] = {s: {} for s in SIDES}
+        self.times: dict[str, dict[str, np.ndarray]] = {s: {} for s in SIDES}
+        self.excursions: dict[str, dict[str, list[np.ndarray]]] = {s: {"mfe_bps": [], "mae_bps": []} for s in SIDES}
+        self.unlabelled: dict[str, int] | None = None
+        self.feature_rows = 0
+        self.weekly: dict[str, dict[int, list[int]]] = {s: {} for s in SIDES}  # week -> [rows, targets]
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        split_codes, split_names = _codes(table.column("split_id"))
+        names = [str(v) for v in split_names.to_pylist()]
+        for column in self.targets:
+            value_codes, values = _codes(table.column(column))
+            labels = [str(v) for v in values.to_pylist()]
+            counts = np.bincount(split_codes * len(labels) + value_codes, minlength=len(names) * len(labels))
+            per = self.balance[column]
+            for i, split in enumerate(names):
+                slot = per.setdefault(split, {})
+                for j, label in enumerate(labels):
+                    if counts[i * len(labels) + j]:
+                        slot[label] = slot.get(label, 0) + int(counts[i * len(labels) + j])
+        if self.paths:
+            side = np.asarray(table.column("side").to_numpy(zero_copy_only=False))
+            for name in SIDES:
+                mask = side == name
+                slot = self.side_counts[name]
+                slot["rows"] = slot.get("rows", 0) + int(mask.sum())
+                for flag in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target"):
+                    slot[flag] = slot.get(flag, 0) + int(numbers(table, flag, "int64")[mask].sum())
+                for column in ("time_to_target_ms", "time_to_stop_ms"):
+                    minutes = numbers(table, column, "int64")[mask]
+                    minutes = minutes[minutes > 0] // MINUTE_MS
+                    hist = np.bincount(minutes) if len(minutes) else np.zeros(0, dtype=np.int64)
+                    old = self.times[name].get(column, np.zeros(0, dtype=np.int64))
+                    size = max(len(old), len(hist))
+                    self.times[name][column] = np.pad(old, (0, size - len(old))) + np.pad(hist, (0, size - len(hist)))
+                for column in ("mfe_bps", "mae_bps"):
+                    self.excursions[name][column].append(numbers(table, column, "float64")[mask])
+                weeks = numbers(table, "event_time", "int64")[mask] // WEEK_NS
+                targets = numbers(table, "entry_target", "int64")[mask]
+                if len(weeks):
+                    first = int(weeks.min())
+                    rows_w = np.bincount(weeks - first)
+                    hits_w = np.bincount(weeks - first, weights=targets)
+                    for i in np.flatnonzero(rows_w):
+                        slot = self.weekly[name].setdefault(first + int(i), [0, 0])
+                        slot[0] += int(rows_w[i])
+                        slot[1] += int(hits_w[i])
+
+    def add_unlabelled(self, causes: Mapping[str, int], feature_rows: int) -> None:
+        if self.unlabelled is None:
+            self.unlabelled = {c: 0 for c in (*CAUSES, "other")}
+        for cause, n in causes.items():
+            self.unlabelled[cause] += n
+        self.feature_rows += feature_rows
+
+    def facts(self) -> dict[str, Any]:
+        """Flat numbers (plotted across partitions), and the nested tables for the report."""
+        flat: dict[str, float | int] = {}
+        sides: dict[str, dict[str, Any]] = {}
+        if self.paths:
+            for name in SIDES:
+                slot = self.side_counts[name]
+                rows = slot.get("rows", 0)
+                prefix = name.lower()
+                entry = {}
+                for flag, key in (
+                    ("target_hit", "target_rate"),
+                    ("stop_hit", "stop_rate"),
+                    ("timeout_hit", "timeout_rate"),
+                    ("ambiguous_hit", "ambiguous_rate"),
+                    ("entry_target", "entry_target_rate"),
+                ):
+                    entry[key] = slot.get(flag, 0) / rows if rows else float("nan")
+                for column in ("time_to_target_ms", "time_to_stop_ms"):
+                    entry[f"median_{column[:-3]}_min"] = _hist_median(self.times[name].get(column))
+                for column in ("mfe_bps", "mae_bps"):
+                    values = np.concatenate(self.excursions[name][column]) if self.excursions[name][column] else np.zeros(0)
+                    values = values[~np.isnan(values)]
+                    for q in QUANTILES:
+                        entry[f"{column[:-4]}_p{int(q * 100)}_bps"] = float(np.quantile(values, q)) if len(values) else float("nan")
+                entry["rows"] = rows
+                sides[name] = entry
+                flat.update({f"{prefix}_{k}": v for k, v in entry.items() if k != "rows"})
+        if self.unlabelled is not None:
+            total = sum(self.unlabelled.values())
+            flat["unlabelled_share"] = total / self.feature_rows if self.feature_rows else float("nan")
+            for cause, n in self.unlabelled.items():
+                flat[f"unlabelled_{cause}_share"] = n / self.feature_rows if self.feature_rows else float("nan")
+        if self.art.target_column:
+            counts = self.balance.get(self.art.target_column, {})
+            rows = sum(sum(v.values()) for v in counts.values())
+            if self.art.target_column != "direction_label" and rows:
+                flat[f"{self.art.target_column}_rate"] = sum(v.get("1", 0) for v in counts.values()) / rows
+        chart = None
+        if self.paths and any(self.weekly[s] for s in SIDES):
+            chart = entry_chart_png(
+                self.weekly,
+                {s: np.concatenate(self.excursions[s]["mfe_bps"]) for s in SIDES},
+                {s: np.concatenate(self.excursions[s]["mae_bps"]) for s in SIDES},
+            )
+        return {
+            "flat": flat,
+            "sides": sides,
+            "balance": self.balance,
+            "unlabelled": self.unlabelled,
+            "feature_rows": self.feature_rows,
+            "chart_png": chart,
+        }
+
+
+def _hist_median(hist: np.ndarray | None) -> float:
+    """The median of the values a histogram counts (numpy's: the mean of the middle two)."""
+    if hist is None or hist.sum() == 0:
+        return float("nan")
+    total = int(hist.sum())
+    cum = np.cumsum(hist)
+    lo = int(np.searchsorted(cum, (total - 1) // 2 + 1))
+    hi = int(np.searchsorted(cum, total // 2 + 1))
+    return (lo + hi) / 2.0
+
+
+def unlabelled_causes(
+    feature_ms: np.ndarray,
+    labelled: np.ndarray,
+    bar_ms: np.ndarray,
+    bar_close: np.ndarray,
+    gaps: np.ndarray,
+    horizon: int,
+    by_time: bool,
+) -> dict[str, int]:
+    """Why each feature row without a label has none, counted per cause (``CAUSES``; a row gets
+    the first that applies). ``gaps`` are the bar positions after which the next bar is not the
+    next minute. ``by_time``: the exit bar is found by timestamp (direction labels), else the window
+    is the next H bars, which must be contiguous (path statistics)."""
+    n = len(bar_ms)
+    idx = np.searchsorted(bar_ms, feature_ms)
+    safe = np.minimum(idx, max(n - 1, 0))
+    has_bar = (idx < n) & (bar_ms[safe] == feature_ms) if n else np.zeros(len(feature_ms), dtype=bool)
+    entry_nan = has_bar & np.isnan(bar_close[safe]) if n else np.zeros(len(feature_ms), dtype=bool)
+    if by_time:
+        exit_ms = feature_ms + horizon * MINUTE_MS
+        j = np.searchsorted(bar_ms, exit_ms)
+        jsafe = np.minimum(j, max(n - 1, 0))
+        exit_exists = (j < n) & (bar_ms[jsafe] == exit_ms) if n else np.zeros(len(feature_ms), dtype=bool)
+        tail = exit_ms > bar_ms[-1] if n else np.ones(len(feature_ms), dtype=bool)
+        gap = ~exit_exists & ~tail
+        exit_nan = exit_exists & np.isnan(bar_close[jsafe]) if n else np.zeros(len(feature_ms), dtype=bool)
+    else:
+        tail = idx + horizon >= n
+        k = np.searchsorted(gaps, idx)  # the first break at or after the row's bar
+        run_end = np.full(len(idx), n - 1, dtype=np.int64)
+        inside = k < len(gaps)
+        run_end[inside] = gaps[k[inside]]
+        gap = ~tail & (run_end < idx + horizon)
+        exit_pos = np.minimum(idx + horizon, max(n - 1, 0))
+        exit_nan = ~tail & ~gap & (np.isnan(bar_close[exit_pos]) if n else True)
+    missing = labelled == 0
+    out: dict[str, int] = {}
+    left = missing.copy()
+    for cause, mask in (
+        ("no_bar", ~has_bar),
+        ("nan_entry_close", entry_nan),
+        ("tail_shorter_than_horizon", tail),
+        ("window_crosses_gap", gap),
+        ("nan_exit_close", exit_nan),
+    ):
+        hit = left & mask
+        out[cause] = int(hit.sum())
+        left &= ~hit
+    out["other"] = int(left.sum())
+    return out
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), encoded.dictionary
+
+
+def labelled_rows(feature_ms: np.ndarray, frame: pa.Table) -> np.ndarray:
+    """1 for the feature rows that have a row of ``frame``, else 0. A feature row and its labels
+    share its event time (unique within a partition: the input contract refuses duplicates), so
+    the match is on integers, not on sample_id strings."""
+    flags = np.zeros(len(feature_ms), dtype=np.int8)
+    if not frame.num_rows or not len(feature_ms):
+        return flags
+    label_ms = numbers(frame, "event_time", "int64") // 1_000_000
+    ordered = bool((np.diff(feature_ms) > 0).all())
+    order = None if ordered else np.argsort(feature_ms, kind="stable")
+    keys = feature_ms if order is None else feature_ms[order]
+    pos = np.minimum(np.searchsorted(keys, label_ms), len(keys) - 1)
+    pos = pos[keys[pos] == label_ms]
+    flags[pos if order is None else order[pos]] = 1
+    return flags
+
+
+def bar_gaps(bar_ms: np.ndarray) -> np.ndarray:
+    """Positions i whose next bar is not i's minute + 1 (gaps and duplicates break a window)."""
+    return np.flatnonzero(np.diff(bar_ms) != MINUTE_MS).astype(np.int64)
+
+
+def report(art: Artifact, facts: Mapping[str, Any], config_summary: str) -> str:
+    """The quality report of one artifact's partition, as markdown (its chart embedded as a PNG
+    data URI, which the UI's markdown view renders)."""
+    lines = [f"# {art.name}: label quality", "", config_summary, ""]
+    if facts.get("chart_png"):
+        import base64
+
+        encoded = base64.b64encode(facts["chart_png"]).decode()
+        lines += [f"![entry_target per week; MFE and MAE per side](data:image/png;base64,{encoded})", ""]
+    if facts["sides"]:
+        lines += ["## Per side", "", "| | " + " | ".join(SIDES) + " |", "|---|---|---|"]
+        keys = list(next(iter(facts["sides"].values())))
+        for key in keys:
+            cells = [_fmt(facts["sides"][s][key]) for s in SIDES]
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if facts["unlabelled"] is not None:
+        total = facts["feature_rows"]
+        lines += [f"## Feature rows without a label ({total} feature rows)", "", "| cause | rows | share |", "|---|---|---|"]
+        for cause, n in facts["unlabelled"].items():
+            lines.append(f"| {cause} | {n} | {_fmt(n / total if total else float('nan'))} |")
+        lines.append("")
+    balance = facts["balance"]
+    if balance:
+        splits = sorted({s for per in balance.values() for s in per})
+        lines += ["## Class balance per split (share of rows; 1 for flags)", "", "| column | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+        for column, per in balance.items():
+            cells = []
+            for split in splits:
+                counts = per.get(split, {})
+                rows = sum(counts.values())
+                if not rows:
+                    cells.append("")
+                elif set(counts) <= {"0", "1"}:
+                    cells.append(_fmt(counts.get("1", 0) / rows))
+                else:
+                    cells.append(", ".join(f"{k} {_fmt(v / rows)}" for k, v in sorted(counts.items())))
+            lines.append(f"| {column} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if np.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def entry_chart_png(
+    weekly: Mapping[str, Mapping[int, list[int]]],
+    mfe: Mapping[str, np.ndarray],
+    mae: Mapping[str, np.ndarray],
+) -> bytes:
+    """One small PNG: the entry-target rate per week and side, and MFE / MAE histograms per side.
+    matplotlib is imported here (Agg, no display), so only the steps that draw pay for it."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), dpi=72)
+    for side, style in zip(SIDES, ("-", "--"), strict=True):
+        weeks = sorted(weekly[side])
+        when = [np.datetime64(w * WEEK_NS, "ns").astype("datetime64[D]") for w in weeks]
+        rate = [weekly[side][w][1] / weekly[side][w][0] for w in weeks]
+        axes[0].plot(when, rate, style, marker=".", label=side)
+    axes[0].set_title("entry_target rate per week", fontsize=9)
+    axes[0].legend(fontsize=7)
+    axes[0].tick_params(labelsize=7)
+    axes[0].tick_params(axis="x", labelrotation=30, labelsize=6)
+    for ax, values, title in ((axes[1], mfe, "MFE (bps)"), (axes[2], mae, "MAE (bps)")):
+        finite = {s: v[np.isfinite(v)] for s, v in values.items()}
+        top = max((np.quantile(v, 0.99) for v in finite.values() if len(v)), default=1.0)
+        for side in SIDES:
+            if len(finite[side]):
+                ax.hist(np.clip(finite[side], 0, top), bins=40, histtype="step", label=side)
+        ax.set_title(f"{title}, clipped at p99", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
