@@ -57,8 +57,7 @@ class Quality:
         split_codes, split_names = _codes(table.column("split_id"))
         names = [str(v) for v in split_names.to_pylist()]
         for column in self.targets:
-            value_codes, values = _codes(table.column(column))
-            labels = [str(v) for v in values.to_pylist()]
+            value_codes, labels = _flag_codes(table.column(column))
             counts = np.bincount(split_codes * len(labels) + value_codes, minlength=len(names) * len(labels))
             per = self.balance[column]
             for i, split in enumerate(names):
@@ -217,6 +216,16 @@ def unlabelled_causes(
         left &= ~hit
     out["other"] = int(left.sum())
     return out
+
+
+def _flag_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A target column as codes and their labels: a 0/1 flag is its own code (no encoding pass)."""
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        values = np.asarray(column.to_numpy(), dtype=np.int64)
+        if len(values) and values.min() >= 0 and values.max() <= 1:
+            return values, ["0", "1"]
+    codes, values = _codes(column)
+    return codes, [str(v) for v in values.to_pylist()]
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
