@@ -27,6 +27,34 @@ INPUT_CODE_VERSION = "inputs-1"
 FILE_OF_INPUT = {"feature_frame": "feature", "replay_1m": "replay"}
 
 
+def identities(runs_root: RunsRoot, run_id: str) -> dict[str, dict[str, Any]]:
+    """Both input files' identity (path, size, mtime), taken before either is read."""
+    files = runs_root.files(run_id)
+    out = {}
+    for name, which in FILE_OF_INPUT.items():
+        path = getattr(files, which)
+        try:
+            out[name] = file_identity(path)
+        except OSError:
+            out[name] = {"path": str(path), "missing": True}
+    return out
+
+
+def require_unchanged(runs_root: RunsRoot, run_id: str, symbol: str, before: dict[str, dict[str, Any]]) -> None:
+    """Labels must come from one version of the inputs: a file replaced while the partition read
+    them fails the partition (nothing is published); the next attempt reads the new versions."""
+    after = identities(runs_root, run_id)
+    changed = [name for name in before if after.get(name) != before[name]]
+    if changed:
+        raise Failure(
+            description=f"partition {run_id}|{symbol}: {', '.join(before[n]['path'] for n in changed)} changed while "
+            "the partition was reading its inputs (size or mtime differ from when the read began), so its labels "
+            "could mix two versions of the data. Nothing was written; materialize the partition again once the "
+            "files are complete (the run sensor and the backfill schedule do so on their next tick)",
+            metadata={"before": MetadataValue.json(before), "after": MetadataValue.json(after)},
+        )
+
+
 def read_from_run(runs_root: RunsRoot, run_id: str, symbol: str, name: str) -> tuple[pa.Table, Path]:
     """Read, check and normalise the partition's slice; bad input becomes a Dagster ``Failure`` whose
     description is the whole explanation, so the UI shows it at the top of the failed step.
@@ -63,8 +91,8 @@ def read_from_store(store_root: str, run_id: str, symbol: str, name: str) -> pa.
         ) from exc
 
 
-def slice_metadata(table: pa.Table, source: Path) -> dict[str, Any]:
-    """The slice's time range and the identity of the file it was read from."""
+def slice_metadata(table: pa.Table, identity: dict[str, Any]) -> dict[str, Any]:
+    """The slice's time range and the identity of the file version it was read from."""
 
     def when(scalar: pa.Scalar) -> str:
         return str(pd.Timestamp(scalar.value, unit="ns", tz="UTC")) if scalar.is_valid else ""
@@ -73,5 +101,5 @@ def slice_metadata(table: pa.Table, source: Path) -> dict[str, Any]:
     return {
         "first_event_time": when(pc.min(times)) if table.num_rows else "",
         "last_event_time": when(pc.max(times)) if table.num_rows else "",
-        "source_file": MetadataValue.json(file_identity(source)),
+        "source_file": MetadataValue.json(identity),
     }

@@ -9,6 +9,7 @@ partition as it was, so a bad entry frame never reaches position samples.
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import pyarrow as pa
 from dagster import (
@@ -32,15 +33,18 @@ from label_pipeline.artifacts import INPUT, RUN, RUN_SYMBOL, Artifact, artifact,
 from label_pipeline.assets.inputs import (
     FILE_OF_INPUT,
     INPUT_CODE_VERSION,
+    identities,
     read_from_run,
     read_from_store,
+    require_unchanged,
     slice_metadata,
 )
 from label_pipeline.assets.sources import SOURCE_KEYS
-from label_pipeline.config import LABEL_VERSION
+from label_pipeline.config import LABEL_VERSION, EffectiveConfig
 from label_pipeline.dagster_types import DAGSTER_TYPES, registry_schema
 from label_pipeline.dagster_warnings import accepted_preview_apis
-from label_pipeline.engine import ArtifactResult, label_partition
+from label_pipeline.engine import ArtifactResult, PartitionOutput, label_partition
+from label_pipeline.inputs import InputDataError
 from label_pipeline.keys import RUN_DIM, SYMBOL_DIM
 from label_pipeline.label_contract import CHECK_DESCRIPTIONS, CheckOutcome, check_label_frame
 from label_pipeline.labels.price_plan import (
@@ -252,6 +256,10 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
 
     tables: dict[str, pa.Table] = {}
     sources = {}
+    try:
+        before = identities(runs_root, run_id) if selected & set(FILE_OF_INPUT) else {}
+    except InputDataError:
+        before = {}  # a run id that names no folder: the read below says so
     problems: list[Failure] = []  # both files' problems at once, so one rerun shows all to fix
     for name in FILE_OF_INPUT:
         try:
@@ -267,6 +275,8 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
             metadata={k: v for p in problems for k, v in (p.metadata or {}).items()},
             allow_retries=False,
         )
+    if before:
+        require_unchanged(runs_root, run_id, symbol, {n: before[n] for n in sources})
     plan = None
     if "price_plan_context" in reads:
         plan = plan_from_frame(read_parquet(storage_path(store, "price_plan_context", run_id)))
@@ -275,8 +285,29 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
         except PlanMismatchError as exc:
             raise Failure(description=str(exc), allow_retries=False) from exc
 
+    try:
+        output = _label(context, store, run_id, symbol, selected, config, tables, plan)
+    except OSError as exc:  # a full disk, a lost mount: named, and nothing of the partition published
+        raise Failure(
+            description=f"partition {run_id}|{symbol}: writing its files failed ({exc}); nothing was published, "
+            "every stored file of the partition is as it was. Free space or fix the store and materialize again",
+            metadata={"path": str(getattr(exc, "filename", "") or "")},
+        ) from exc
+    yield from _finish(context, output, run_id, symbol, config, tables, sources, before)
+
+
+def _label(
+    context: AssetExecutionContext,
+    store: str,
+    run_id: str,
+    symbol: str,
+    selected: set[str],
+    config: EffectiveConfig,
+    tables: Mapping[str, pa.Table],
+    plan: dict | None,
+) -> PartitionOutput:
     empty = pa.table({})
-    output = label_partition(
+    return label_partition(
         selected=selected,
         paths=lambda name: storage_path(store, name, run_id, symbol),
         config=config,
@@ -287,6 +318,18 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
         kernel=context.resources.path_stats.compute,
         chunk_rows=context.resources.path_stats.chunk_rows,
     )
+
+
+def _finish(
+    context: AssetExecutionContext,
+    output: PartitionOutput,
+    run_id: str,
+    symbol: str,
+    config: EffectiveConfig,
+    tables: Mapping[str, pa.Table],
+    sources: Mapping[str, Path],
+    before: Mapping[str, dict],
+) -> Iterator:
     results = output.results
     failed = [r for r in results.values() if not r.passed]
     type_problems = _type_problems(results)
@@ -307,7 +350,7 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
     reports = _reports(results)
     for r in results.values():
         metadata = (
-            input_manifest(r, slice_metadata(tables[r.artifact.name], sources[r.artifact.name]))
+            input_manifest(r, slice_metadata(tables[r.artifact.name], before[r.artifact.name]))
             if r.artifact.layer == INPUT
             else label_manifest(r, config, reports[r.artifact.name])
         )
