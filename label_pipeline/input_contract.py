@@ -275,6 +275,14 @@ def validate_replay_slice(frame: pd.DataFrame, where: str) -> None:
             "is zero or negative",
             "prices must be > 0: fix or remove these bars in the source (NaN marks a missing price)",
         )
+        problems += _range_check(
+            rows,
+            column,
+            lambda v: (v > 0) & (v < np.finfo(np.float64).tiny),
+            "is a subnormal number (> 0 but below 2.2e-308)",
+            "such a price has lost its precision and flips barrier hits: it is a corrupt or mis-scaled value; fix "
+            "it in the source",
+        )
     high, low, close = (_float(frame[c]) for c in ("high", "low", "close"))
     with np.errstate(invalid="ignore"):
         inverted = np.isfinite(high) & np.isfinite(low) & (high < low)

@@ -145,6 +145,17 @@ def normalize_replay_table(table: pa.Table) -> pa.Table:
     return table.take(order).combine_chunks()
 
 
+def _plain_text(table: pa.Table) -> pa.Table:
+    """Text columns as plain strings: a pandas ``category`` (Arrow dictionary), ``large_string`` or
+    ``string_view`` column is the same text, and the labels carry the reference's ``object``
+    strings whatever the file used."""
+    for i, field in enumerate(table.schema):
+        type_ = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if _is_text(type_) and field.type != pa.string():
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
 def _arrow_text(type_: pa.DataType) -> pd.StringDtype | None:
     """Text stays in Arrow for the checks (no Python string per row): pandas' pyarrow strings."""
     if pa.types.is_string(type_) or pa.types.is_large_string(type_):
@@ -182,7 +193,12 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, p
         if pa.types.is_null(symbol_type):
             frame, present, table = pd.DataFrame(columns=columns), [], None
         else:
-            table = pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)])
+            if getattr(pa.types, "is_string_view", lambda _: False)(symbol_type):
+                # no filter kernel compares string_view with a string: read, then select the symbol
+                table = _plain_text(pq.read_table(path, columns=columns))
+                table = table.filter(pc.equal(table.column("symbol"), symbol))
+            else:
+                table = _plain_text(pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)]))
             frame = table.to_pandas(types_mapper=_arrow_text)
             present = (
                 pc.unique(pq.read_table(path, columns=["symbol"]).column("symbol")).to_pylist()

@@ -364,3 +364,62 @@ def test_the_encoded_length_limit() -> None:
     validate_key("ü" * 33, "symbol")  # 33 x 6 = 198 encoded characters
     with pytest.raises(PartitionKeyError, match="204-character file name"):
         validate_key("ü" * 34, "symbol")
+
+
+def test_subnormal_prices_are_refused_with_the_rows() -> None:
+    _, replay = _frames()
+    replay.loc[5, "low"] = 4e-321
+    message = _replay_error(replay)
+    assert "column 'low' is a subnormal number" in message and "1 bar" in message
+
+
+def test_text_columns_of_any_arrow_text_type_read_as_plain_strings(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from label_pipeline.demo.sample_data import write_run
+    from label_pipeline.hashing import content_hash
+    from label_pipeline.inputs import read_symbol_table, run_files
+
+    feature, replay = make_run_frames(["AAA", "BBB"], 120, messiness=CLEAN)
+    write_run(tmp_path / "plain", "r", feature, replay)
+    plain = run_files(tmp_path / "plain", "r")
+    want = {which: content_hash(read_symbol_table(plain, which, "AAA")) for which in ("feature", "replay")}
+    for kind, cast in (
+        ("category", lambda c: c.dictionary_encode()),
+        ("large_string", lambda c: c.cast(pa.large_string())),
+        ("string_view", lambda c: c.cast(pa.string_view())),
+    ):
+        write_run(tmp_path / kind, "r", feature, replay)
+        files = run_files(tmp_path / kind, "r")
+        for path in (files.feature, files.replay):
+            table = pq.read_table(path)
+            index = table.schema.get_field_index("symbol")
+            pq.write_table(table.set_column(index, "symbol", cast(table.column(index))), path)
+        for which in ("feature", "replay"):
+            got = read_symbol_table(files, which, "AAA")
+            assert got.schema.field("symbol").type == pa.string(), (kind, which)
+            assert content_hash(got) == want[which], (kind, which)  # the same labels and hash
+
+
+def test_timestamp_units_give_the_same_slice(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from label_pipeline.demo.sample_data import write_run
+    from label_pipeline.hashing import content_hash
+    from label_pipeline.inputs import read_symbol_table, run_files
+
+    feature, replay = make_run_frames(["AAA"], 120, messiness=CLEAN)
+    hashes = set()
+    for unit in ("ns", "us", "ms"):
+        write_run(tmp_path / unit, "r", feature, replay)
+        files = run_files(tmp_path / unit, "r")
+        for path in (files.feature, files.replay):
+            table = pq.read_table(path)
+            index = table.schema.get_field_index("event_time")
+            pq.write_table(
+                table.set_column(index, "event_time", table.column(index).cast(pa.timestamp(unit, tz="UTC"))), path
+            )
+        hashes.add(tuple(content_hash(read_symbol_table(files, w, "AAA")) for w in ("feature", "replay")))
+    assert len(hashes) == 1
