@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from label_pipeline.assets.sources import observe_changed_inputs
-from label_pipeline.automation.work import REASON_TAG, WorkFinder
+from label_pipeline.automation.work import ATTEMPT_TAG, FAILED, REASON_TAG, WorkFinder
 from label_pipeline.inputs import InputDataError, run_symbols
 from label_pipeline.jobs import label_job, price_plan_job
 from label_pipeline.keys import RUN_DIM
@@ -57,14 +57,24 @@ def select_label_work(context: ScheduleEvaluationContext, runs_root: str) -> lis
     finder = WorkFinder(instance, context.repository_def.asset_graph)
     requests = []
     waiting = []
+    given_up: list[str] = []
     for run_id, symbols in runs.items():
         if finder.plan(run_id):
             waiting.append(run_id)
             continue
         for key, reason in finder.labels(run_id, symbols).items():
-            requests.append(RunRequest(partition_key=key, tags={REASON_TAG: reason}))
+            attempt = finder.attempt(key)
+            if reason == FAILED and finder.failed_on(key) == attempt:
+                given_up.append(key)  # failed on these very inputs and code: retried once either changes
+                continue
+            requests.append(RunRequest(partition_key=key, tags={REASON_TAG: reason, ATTEMPT_TAG: attempt}))
     if waiting:
         context.log.info(f"runs waiting for their price plan: {waiting}")
+    if given_up:
+        context.log.warning(
+            f"not retried, they failed on the same inputs and code: {given_up}; fix the data or the code "
+            "(a changed input file or config is retried on the next tick), or rerun them by hand"
+        )
     return requests or SkipReason(f"nothing missing, failed or stale in {len(runs)} runs")
 
 

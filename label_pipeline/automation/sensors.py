@@ -120,9 +120,12 @@ def evaluate_run_discovery(context: SensorEvaluationContext, runs_root: str) -> 
         known = state.runs.get(run_id, {})
         try:
             validate_key(run_id, RUN_DIM)
-            symbols = run_symbols(runs_root, run_id)
-            for symbol in symbols:
-                validate_key(symbol, SYMBOL_DIM)
+            symbols, refused = [], {}
+            for symbol in run_symbols(runs_root, run_id):
+                try:
+                    symbols.append(validate_key(symbol, SYMBOL_DIM))
+                except PartitionKeyError as exc:  # one bad symbol does not hold up the others
+                    refused[symbol] = str(exc)
             for which in ("feature", "replay"):
                 if known.get("files", {}).get(which) != files[which] or known.get("rejected"):
                     events += observe_file(runs_root, run_id, which)
@@ -135,7 +138,13 @@ def evaluate_run_discovery(context: SensorEvaluationContext, runs_root: str) -> 
             state.runs[run_id] = {"files": files, "symbols": [], "rejected": str(exc)}
             continue
         context.log.info(f"run {run_id!r}: {len(symbols)} symbols, input files observed")
-        state.runs[run_id] = {"files": files, "symbols": symbols}
+        if refused:
+            context.log.warning(
+                f"run {run_id!r}: {len(refused)} symbol(s) not registered, the other {len(symbols)} are: "
+                + "; ".join(f"{s!r}: {why}" for s, why in refused.items())
+                + ". Rename them in the run's files to label them"
+            )
+        state.runs[run_id] = {"files": files, "symbols": symbols, **({"refused": refused} if refused else {})}
         if run_id not in registered_runs:
             new_runs.append(run_id)
         new_symbols += [s for s in symbols if s not in registered_symbols and s not in new_symbols]

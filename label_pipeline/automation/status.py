@@ -170,13 +170,10 @@ def _describe(
         record = runs.latest(key, [DagsterRunStatus.FAILURE])
         if record is None:
             return PartitionStatus(key, state, "the failed run is no longer on the instance")
-        return PartitionStatus(
-            key,
-            state,
-            failure_of_run(instance, record.dagster_run.run_id),
-            _timestamp(record),
-            record.dagster_run.run_id,
-        )
+        reason = failure_of_run(instance, record.dagster_run.run_id)
+        if asset_keys and finder.failed_on(key) == finder.attempt(key):
+            reason += " (not retried by the schedule until the input files or the code change)"
+        return PartitionStatus(key, state, reason, _timestamp(record), record.dagster_run.run_id)
     if state == IN_PROGRESS:
         record = runs.latest(key, _UNFINISHED)
         if record is None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dagster import AssetKey, DagsterInstance, PartitionsDefinition
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DagsterRunStatus,
+    PartitionsDefinition,
+    RunsFilter,
+)
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCause, StaleStatus
 from dagster._core.loader import LoadingContext
@@ -21,6 +28,8 @@ from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
 from label_pipeline.partitions import partition_key, run_partitions, run_symbol_partitions
 
 REASON_TAG = "label_pipeline/reason"  # run tag: why the sensor or a schedule requested the run
+# run tag: the code version and input versions a label run was requested for (``WorkFinder.attempt``)
+ATTEMPT_TAG = "label_pipeline/attempt"
 
 MISSING, FAILED, STALE = "missing", "failed", "stale"
 IN_PROGRESS, FRESH = "in_progress", "fresh"
@@ -48,6 +57,7 @@ class WorkFinder:
 
     def __init__(self, instance: DagsterInstance, asset_graph: BaseAssetGraph):
         self._instance = instance
+        self._asset_graph = asset_graph
         self._resolver = CachingStaleStatusResolver(instance, asset_graph, _Scope(instance))
 
     def classify(
@@ -86,6 +96,27 @@ class WorkFinder:
             if self._resolver.get_status(asset_key, key) == StaleStatus.STALE
             for cause in self._resolver.get_stale_causes(asset_key, key)
         ]
+
+    def attempt(self, key: str) -> str:
+        """What a label run of this partition is an attempt on: the label code version (config
+        included) and the latest observations of the partition's two input files. A partition
+        that failed on an attempt fails again on the same one; a new attempt needs a change."""
+        from label_pipeline.assets.sources import SOURCE_KEYS  # the assets layer, only here
+
+        parts = [str(self._asset_graph.get(LABEL_JOB_ASSETS[-1]).code_version)]
+        for source in SOURCE_KEYS.values():
+            records = self._instance.fetch_observations(
+                AssetRecordsFilter(asset_key=source, asset_partitions=[key]), limit=1
+            ).records
+            parts.append(str(records[0].storage_id) if records else "-")
+        return "/".join(parts)
+
+    def failed_on(self, key: str) -> str | None:
+        """The attempt this partition's latest run failed on, if its latest run failed."""
+        runs = self._instance.get_runs(RunsFilter(tags={"dagster/partition": key}), limit=1)
+        if runs and runs[0].status == DagsterRunStatus.FAILURE:
+            return runs[0].tags.get(ATTEMPT_TAG)
+        return None
 
     def labels(self, run_id: str, symbols: Sequence[str]) -> dict[str, str]:
         """The run's (run, symbol) partitions that label_job should materialize, with the reason."""

@@ -168,3 +168,43 @@ def test_new_run_is_labelled_then_exactly_what_changed_is_requested(tmp_path, in
     follow = tick.sensor(execute=False)
     assert sorted(r.partition_key for r in follow.run_requests) == sorted(keys)
     assert not tick.sensor(execute=False).run_requests  # once per plan materialization
+
+
+def test_one_bad_symbol_does_not_hold_up_its_run(tmp_path, instance) -> None:
+    """A symbol that cannot be a partition key is refused alone: the run and its other symbols are
+    registered and labelled, and the tick's log names the refused one and why."""
+    feature, replay = make_run_frames(["AAA", "B" * 300], 150, seed=11, messiness=CLEAN)
+    write_run(tmp_path / "runs", RUN, feature, replay)
+    defs = build_definitions(str(tmp_path / "runs"), str(tmp_path / "store"))
+    ticker = Ticker(defs, instance)
+    ticker.sensor()  # registers, observes, requests the plan
+    assert instance.get_dynamic_partitions("symbol") == ["AAA"]
+    state = json.loads(ticker.cursor)["runs"][RUN]
+    assert state["symbols"] == ["AAA"] and "B" * 300 in state["refused"]
+    assert "300 characters long" in state["refused"]["B" * 300]
+    ticker.sensor()  # the plan is materialized: its labels follow
+    assert _materialized(instance, "entry_labels") == {partition_key(RUN, "AAA")}
+
+
+def test_a_partition_that_failed_on_its_inputs_is_not_retried_until_they_change(tmp_path, instance) -> None:
+    """The schedule stops requesting a partition that failed on the same inputs and code, and asks
+    again once an input file changes (its new observation is a new attempt)."""
+    feature, replay = _frames()
+    bad = replay["symbol"] == "AAA"
+    replay.loc[bad[bad].index[:3], "high"] = -1.0  # AAA's bars are refused; BBB's are fine
+    write_run(tmp_path / "runs", RUN, feature, replay)
+    defs = build_definitions(str(tmp_path / "runs"), str(tmp_path / "store"))
+    ticker = Ticker(defs, instance)
+    key = str(partition_key(RUN, "AAA"))
+    plan = ticker.sensor(execute=False).run_requests  # registers the run, requests its price plan
+    assert all(o.success for o in execute_run_requests(defs, instance, plan))
+    first = ticker.schedule("label_backfill_schedule")
+    assert key in {str(r.partition_key) for r in first}
+    execute_run_requests(defs, instance, first, default_job="label_job", raise_on_error=False)
+    assert WorkFinder(instance, defs.resolve_asset_graph()).labels(RUN, SYMBOLS) == {key: "failed"}
+    assert ticker.schedule("label_backfill_schedule") == []  # same inputs, same code: not again
+    replay.loc[bad[bad].index[:3], "high"] = replay.loc[bad[bad].index[:3], "close"] + 1.0
+    write_run(tmp_path / "runs", RUN, feature, replay)  # the data is fixed
+    again = ticker.schedule("label_backfill_schedule")
+    assert [str(r.partition_key) for r in again] == [key]
+    assert all(o.success for o in execute_run_requests(defs, instance, again, default_job="label_job"))
