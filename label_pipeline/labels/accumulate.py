@@ -5,6 +5,7 @@ additive counts in between. The registry names their class as ``build`` with ``s
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -273,11 +274,13 @@ class PricePlanSweep(Accumulator):
                         cells.append(f"{v[1] / v[0]:.2f}" if v and v[0] else "")
                     maps.append(f"| {t:g} | " + " | ".join(cells) + " |")
                 maps.append("")
+        chart = _heatmap_png(plans, targets, stops, self.grid[2])
+        picture = f"![mean net edge per plan](data:image/png;base64,{base64.b64encode(chart).decode()})\n\n"
         return {
             "manifest": {
                 "plans": len({k[:3] for k in plans}),
                 "best_plans": ("md", "\n".join(lines)),
-                "net_edge_heatmap": ("md", "\n".join(maps)),
+                "net_edge_heatmap": ("md", picture + "\n".join(maps)),
             }
         }
 
@@ -291,3 +294,37 @@ def artifact_schema_empty(names: list[str], split_type: pa.DataType) -> pa.Table
         "max_hold_minutes": pa.int64(),
     }
     return pa.table({n: pa.array([], type=types.get(n, pa.float64())) for n in names})
+
+
+def _heatmap_png(plans: Mapping[tuple, list[float]], targets: list, stops: list, holds: list) -> bytes:
+    """Mean net edge per (target, stop), one panel per hold and side: the grid at a glance."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(holds), figsize=(2.4 * len(holds) + 0.8, 4.2), dpi=72, squeeze=False)
+    for col, hold in enumerate(holds):
+        for side in (0, 1):
+            grid = np.full((len(targets), len(stops)), np.nan)
+            for i, t in enumerate(targets):
+                for j, st in enumerate(stops):
+                    v = plans.get((float(t), float(st), int(hold), side))
+                    if v and v[0]:
+                        grid[i, j] = v[1] / v[0]
+            ax = axes[side][col]
+            image = ax.imshow(grid, cmap="RdYlGn", aspect="auto")
+            ax.set_title(f"{sweep_kernel.SIDES[side]}, hold {hold} min", fontsize=8)
+            ax.set_xticks(range(len(stops)), [f"{s:g}" for s in stops], fontsize=6)
+            ax.set_yticks(range(len(targets)), [f"{t:g}" for t in targets], fontsize=6)
+            ax.set_xlabel("stop bps", fontsize=6)
+            ax.set_ylabel("target bps", fontsize=6)
+            fig.colorbar(image, ax=ax).ax.tick_params(labelsize=6)
+    fig.suptitle("mean net edge (bps) per plan", fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
