@@ -145,6 +145,27 @@ def normalize_replay_table(table: pa.Table) -> pa.Table:
     return table.take(order).combine_chunks()
 
 
+def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
+    """One symbol's rows: only the row groups whose statistics may hold it are decoded, on this
+    thread (Arrow's dataset scanner, which ``pq.read_table(filters=...)`` uses, leaves thread-pool
+    work that aborted ~1 in 8 processes at exit), then the rows are selected. Text columns come
+    back as plain strings (``_plain_text``), whatever the file stored them as."""
+    parquet = pq.ParquetFile(path)
+    index = parquet.schema_arrow.get_field_index("symbol")
+    groups = []
+    for i in range(parquet.num_row_groups):
+        stats = parquet.metadata.row_group(i).column(index).statistics
+        if stats is not None and stats.has_min_max and isinstance(stats.min, str):
+            if not (stats.min <= symbol <= stats.max):
+                continue
+        groups.append(i)
+    if groups:
+        table = _plain_text(parquet.read_row_groups(groups, columns=columns, use_threads=False))
+    else:
+        table = _plain_text(parquet.schema_arrow.empty_table().select(columns))
+    return table.filter(pc.fill_null(pc.equal(table.column("symbol"), symbol), False))
+
+
 def _plain_text(table: pa.Table) -> pa.Table:
     """Text columns as plain strings: a pandas ``category`` (Arrow dictionary), ``large_string`` or
     ``string_view`` column is the same text, and the labels carry the reference's ``object``
@@ -193,15 +214,12 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, p
         if pa.types.is_null(symbol_type):
             frame, present, table = pd.DataFrame(columns=columns), [], None
         else:
-            if getattr(pa.types, "is_string_view", lambda _: False)(symbol_type):
-                # no filter kernel compares string_view with a string: read, then select the symbol
-                table = _plain_text(pq.read_table(path, columns=columns))
-                table = table.filter(pc.equal(table.column("symbol"), symbol))
-            else:
-                table = _plain_text(pq.read_table(path, columns=columns, filters=[("symbol", "==", symbol)]))
+            table = _read_symbol_rows(path, columns, symbol)
             frame = table.to_pandas(types_mapper=_arrow_text)
             present = (
-                pc.unique(pq.read_table(path, columns=["symbol"]).column("symbol")).to_pylist()
+                pc.unique(
+                    pq.ParquetFile(path).read(columns=["symbol"], use_threads=False).column("symbol")
+                ).to_pylist()
                 if not len(frame)
                 else []
             )
@@ -240,5 +258,7 @@ def run_symbols(runs_root: str | os.PathLike[str], run_id: str) -> list[str]:
     files = run_files(runs_root, run_id)
     if not files.replay.is_file():
         raise InputDataError(f"run {run_id!r}: replay file {files.replay} does not exist")
-    symbols = pc.unique(pq.read_table(files.replay, columns=["symbol"]).column("symbol")).to_pylist()
+    symbols = pc.unique(
+        pq.ParquetFile(files.replay).read(columns=["symbol"], use_threads=False).column("symbol")
+    ).to_pylist()
     return sorted(str(s) for s in symbols if s is not None)

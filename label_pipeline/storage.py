@@ -205,7 +205,8 @@ def _text_for_null(schema: pa.Schema) -> pa.Schema:
     """Columns that carry no values at all (Arrow type ``null``) are stored as text, as
     ``_arrow_table`` does for pandas frames."""
     return pa.schema(
-        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema], metadata=schema.metadata
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema],
+        metadata=schema.metadata,
     )
 
 
@@ -240,7 +241,9 @@ class StagedFile:
         else:
             self._tmp = None
             self._handle = io.BytesIO()
-        self._writer = pq.ParquetWriter(self._handle, self.schema, **_write_options(self.schema.empty_table()))
+        self._writer = pq.ParquetWriter(
+            self._handle, self.schema, **_write_options(self.schema.empty_table())
+        )
 
     def write(self, table: pa.Table) -> None:
         if table.schema != self.schema:
@@ -270,7 +273,9 @@ class StagedFile:
             self._handle.close()
             stored = pq.read_metadata(self._tmp).num_rows
             if stored != self.rows:
-                raise OSError(f"{self._tmp} holds {stored} rows after writing {self.rows}; not publishing {self.path}")
+                raise OSError(
+                    f"{self._tmp} holds {stored} rows after writing {self.rows}; not publishing {self.path}"
+                )
 
     def publish(self) -> int:
         """Put the finished file in place (atomic rename locally); returns its size."""
@@ -299,7 +304,9 @@ class StagedFile:
 
 def read_parquet(path: UPath) -> pd.DataFrame:
     with path.open("rb") as handle:
-        return pq.read_table(handle).to_pandas()
+        return (
+            pq.ParquetFile(handle).read(use_threads=False).to_pandas()
+        )  # no dataset scanner: see inputs._read_symbol_rows
 
 
 CONTENT_HASH_KEY = "label_pipeline.content_hash"

@@ -5,13 +5,21 @@ profile against real PostgreSQL and RabbitMQ), ``harness/`` (helpers and process
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
 import pytest
 from dagster import DagsterInstance, instance_for_test
+from hypothesis import settings
 
 from label_pipeline_tests.harness.common import fast_temp_dir
+
+# CI explores the same examples every run (a property failure there is then a change's, not the
+# dice's); locally each run draws new ones. Failures print the blob that replays them.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -40,7 +40,9 @@ def identities(runs_root: RunsRoot, run_id: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def require_unchanged(runs_root: RunsRoot, run_id: str, symbol: str, before: dict[str, dict[str, Any]]) -> None:
+def require_unchanged(
+    runs_root: RunsRoot, run_id: str, symbol: str, before: dict[str, dict[str, Any]]
+) -> None:
     """Labels must come from one version of the inputs: a file replaced while the partition read
     them fails the partition (nothing is published); the next attempt reads the new versions."""
     after = identities(runs_root, run_id)
@@ -82,7 +84,7 @@ def read_from_store(store_root: str, run_id: str, symbol: str, name: str) -> pa.
     path = storage_path(store_root, name, run_id, symbol)
     try:
         with path.open("rb") as handle:
-            return pq.read_table(handle)
+            return pq.ParquetFile(handle).read(use_threads=False)
     except FileNotFoundError as exc:
         raise Failure(
             description=f"{name} of partition {run_id}|{symbol} has no stored file at {path}; select {name} "

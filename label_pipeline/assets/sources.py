@@ -62,7 +62,9 @@ def symbol_data_versions(path: Path, which: str) -> dict[str, str]:
     """
     wanted = list(FEATURE_READ) + list(FEATURE_OPTIONAL) if which == "feature" else list(REPLAY_REQUIRED)
     names = pq.read_schema(path).names
-    frame = pq.read_table(path, columns=[c for c in wanted if c in names]).to_pandas()
+    frame = (
+        pq.ParquetFile(path).read(columns=[c for c in wanted if c in names], use_threads=False).to_pandas()
+    )
     if "symbol" not in frame.columns:
         return {}
     return {
