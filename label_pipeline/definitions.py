@@ -66,7 +66,7 @@ def build_definitions(
             "runs_root": RunsRoot(root=settings.runs_root),
             "label_store": LabelStoreIOManager(root=settings.storage_root),
             "label_config": label_config,
-            "path_stats": PathStatsKernel(),
+            "path_stats": PathStatsKernel(charts=settings.charts),
         },
     )
 

@@ -40,7 +40,7 @@ from label_pipeline.quality import Quality, bar_gaps, labelled_rows, unlabelled_
 from label_pipeline.storage import CONTENT_HASH_KEY, ROW_COUNT_KEY, StagedFile
 
 CHUNK_DAYS = 30
-TYPE_CHECK_ROWS = 10_000  # the dagster-pandas type runs on this many rows of each artifact
+TYPE_CHECK_ROWS = 1_000  # the dagster-pandas type runs on this many rows of each artifact (it is slow per row)
 
 
 @dataclass
@@ -130,9 +130,11 @@ def _bar_arrays(replay: pa.Table) -> dict[str, np.ndarray]:
 class _Sink:
     """One artifact being written: staged file, hash, target counts, check outcomes."""
 
-    def __init__(self, art: Artifact, path: UPath, check: Callable[..., list[CheckOutcome]] | None):
+    def __init__(
+        self, art: Artifact, path: UPath, check: Callable[..., list[CheckOutcome]] | None, charts: bool = True
+    ):
         self.art = art
-        self.quality = Quality(art) if art.layer != INPUT and art.in_reference else None
+        self.quality = Quality(art, charts) if art.layer != INPUT and art.in_reference else None
         self.path = path
         self.check = check
         self.staged: StagedFile | None = None
@@ -245,6 +247,7 @@ def label_partition(
     stored_entry: Callable[[], pa.Table] | None = None,
     kernel: KernelFn = compute_path_stats,
     chunk_rows: int = CHUNK_DAYS * 1440,
+    charts: bool = True,
 ) -> PartitionOutput:
     """Build, write (unpublished), hash and check the ``selected`` artifacts of one partition.
 
@@ -264,11 +267,13 @@ def label_partition(
         "price_plan_id": config.price_plan_id,
         "price_plan_hash": config.price_plan_hash,
     }
-    sinks = {a.name: _Sink(a, paths(a.name), None if a.layer == INPUT else check_label_frame) for a in wanted}
+    sinks = {
+        a.name: _Sink(a, paths(a.name), None if a.layer == INPUT else check_label_frame, charts) for a in wanted
+    }
     # builders to run per chunk: every selected label's, entry's when position is built from it,
     # and those whose frames a partition-scope artifact needs
     accumulators = {
-        a.name: a.builder()(config, features, replay, bars) for a in labels if a.scope == "partition"
+        a.name: a.builder()(config, features, replay, bars, charts) for a in labels if a.scope == "partition"
     }
     needed = {a.name for a in labels if a.scope == "chunk"}
     for acc in accumulators.values():

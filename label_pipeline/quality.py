@@ -39,8 +39,9 @@ def _targets(art: Artifact) -> list[str]:
 class Quality:
     """One label artifact's quality figures over the chunks of a partition."""
 
-    def __init__(self, art: Artifact):
+    def __init__(self, art: Artifact, charts: bool = True):
         self.art = art
+        self.charts = charts
         self.targets = _targets(art)
         self.balance: dict[str, dict[str, dict[str, int]]] = {c: {} for c in self.targets}
         self.paths = "side" in art.column_names and "time_to_target_ms" in art.column_names
@@ -139,7 +140,7 @@ class Quality:
             if self.art.target_column != "direction_label" and rows:
                 flat[f"{self.art.target_column}_rate"] = sum(v.get("1", 0) for v in counts.values()) / rows
         chart = None
-        if self.paths and any(self.weekly[s] for s in SIDES):
+        if self.charts and self.art.name == "entry_labels" and any(self.weekly[s] for s in SIDES):
             chart = entry_chart_png(
                 self.weekly,
                 {s: np.concatenate(self.excursions[s]["mfe_bps"]) for s in SIDES},

@@ -25,6 +25,12 @@ class PathStatsKernel(ConfigurableResource):
         "memory follows the chunk, not the span (label_pipeline.engine).",
     )
 
+    charts: bool = Field(
+        default=True,
+        description="Draw the per-partition charts (entry-label quality, the sweep's heat map); about half "
+        "a second a partition (env LABEL_PIPELINE_CHARTS=0 turns them off).",
+    )
+
     @property
     def chunk_rows(self) -> int:
         return self.chunk_days * 1440

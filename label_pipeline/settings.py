@@ -21,6 +21,7 @@ PRICE_PLAN_ID_ENV = "LABEL_PIPELINE_PRICE_PLAN_ID"
 BACKFILL_CRON_ENV = "LABEL_PIPELINE_BACKFILL_CRON"
 PROFILE_ENV = "LABEL_PIPELINE_PROFILE"
 CELERY_CONFIG_ENV = "LABEL_PIPELINE_CELERY_CONFIG"
+CHARTS_ENV = "LABEL_PIPELINE_CHARTS"
 
 DEFAULT_HOME = ".label_pipeline"  # below the working directory
 DEFAULT_PRICE_PLAN_ID = "default"
@@ -44,6 +45,7 @@ class Settings:
     celery_config: str | None = None
     runs_root_given: bool = False
     storage_root_given: bool = False
+    charts: bool = True  # draw the quality and sweep charts (~0.5 s a partition); "0" turns them off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             celery_config=environ.get(CELERY_CONFIG_ENV) or None,
             runs_root_given=bool(runs),
             storage_root_given=bool(store),
+            charts=(environ.get(CHARTS_ENV) or "1").strip().lower() not in ("0", "false", "no"),
         )
 
     def replace(self, **changes: object) -> Settings:

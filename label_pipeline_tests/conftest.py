@@ -18,6 +18,9 @@ from label_pipeline_tests.harness.common import fast_temp_dir
 # CI explores the same examples every run (a property failure there is then a change's, not the
 # dice's); locally each run draws new ones. Failures print the blob that replays them.
 settings.register_profile("ci", derandomize=True, print_blob=True)
+# Charts cost about half a second a partition and the suite materializes hundreds: off, except in
+# the tests of the charts themselves (integration/test_quality_metadata.py turns them on).
+os.environ.setdefault("LABEL_PIPELINE_CHARTS", "0")
 if os.environ.get("CI"):
     settings.load_profile("ci")
 

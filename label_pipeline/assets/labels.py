@@ -317,6 +317,7 @@ def _label(
         stored_entry=lambda: read_from_store(store, run_id, symbol, "entry_labels"),
         kernel=context.resources.path_stats.compute,
         chunk_rows=context.resources.path_stats.chunk_rows,
+        charts=context.resources.path_stats.charts,
     )
 
 

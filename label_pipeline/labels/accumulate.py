@@ -44,9 +44,14 @@ class Accumulator:
     needs: tuple[str, ...] = ()  # chunk artifacts it needs the frames of
 
     def __init__(
-        self, config: EffectiveConfig, features: pa.Table, replay: pa.Table, bars: Mapping[str, np.ndarray]
+        self,
+        config: EffectiveConfig,
+        features: pa.Table,
+        replay: pa.Table,
+        bars: Mapping[str, np.ndarray],
+        charts: bool = True,
     ):
-        self.config, self.features, self.replay, self.bars = config, features, replay, bars
+        self.config, self.features, self.replay, self.bars, self.charts = config, features, replay, bars, charts
 
     def add(
         self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
@@ -274,8 +279,10 @@ class PricePlanSweep(Accumulator):
                         cells.append(f"{v[1] / v[0]:.2f}" if v and v[0] else "")
                     maps.append(f"| {t:g} | " + " | ".join(cells) + " |")
                 maps.append("")
-        chart = _heatmap_png(plans, targets, stops, self.grid[2])
-        picture = f"![mean net edge per plan](data:image/png;base64,{base64.b64encode(chart).decode()})\n\n"
+        picture = ""
+        if self.charts:
+            chart = _heatmap_png(plans, targets, stops, self.grid[2])
+            picture = f"![mean net edge per plan](data:image/png;base64,{base64.b64encode(chart).decode()})\n\n"
         return {
             "manifest": {
                 "plans": len({k[:3] for k in plans}),

@@ -3,6 +3,8 @@ stored labels and inputs (issue: see label quality at a glance)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -24,10 +26,12 @@ def materialized(tmp_path_factory):
     write_run(root / "runs", RUN, feature, replay)
     from dagster import DagsterInstance
 
+    from label_pipeline.settings import Settings
+
+    settings = Settings.from_env({**os.environ, "LABEL_PIPELINE_CHARTS": "1"})  # the charts are tested here
     with DagsterInstance.ephemeral() as instance:
-        outcomes = materialize_run(
-            build_definitions(str(root / "runs"), str(root / "store")), instance, RUN, [SYMBOL]
-        )
+        defs = build_definitions(str(root / "runs"), str(root / "store"), settings=settings)
+        outcomes = materialize_run(defs, instance, RUN, [SYMBOL])
     assert all(o.success for o in outcomes)
     meta = next(o for o in outcomes if o.partition_key == f"{RUN}|{SYMBOL}").metadata
     return root / "store", meta
@@ -98,3 +102,14 @@ def test_class_balance_per_split_for_every_target(materialized) -> None:
             }
             assert balance[column] == want, (artifact, column)
     assert "## Per side" in meta["entry_labels"]["quality_report"]
+
+
+def test_the_charts_are_embedded_images(materialized) -> None:
+    import base64
+    import re
+
+    _, meta = materialized
+    for artifact, key in (("entry_labels", "quality_report"), ("price_plan_sweep", "net_edge_heatmap")):
+        found = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", meta[artifact][key])
+        assert found, (artifact, key)
+        assert base64.b64decode(found.group(1)).startswith(b"\x89PNG"), (artifact, key)
