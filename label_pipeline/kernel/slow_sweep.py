@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from label_pipeline.artifacts import artifact
 from label_pipeline.kernel.path_stats import PathStats, SideStats, compute_path_stats
 from label_pipeline.kernel.slow import path_stats_slow
 from label_pipeline.labels.entry import build_entry_labels
@@ -170,21 +171,6 @@ def sweep_slow(
                 part.insert(0, "stop_bps", float(stop))
                 part.insert(0, "target_bps", float(target))
                 parts.append(part)
-    columns = [
-        "target_bps",
-        "stop_bps",
-        "max_hold_minutes",
-        "side",
-        "split_id",
-        "rows",
-        "target_rate",
-        "stop_rate",
-        "timeout_rate",
-        "ambiguous_rate",
-        "mean_gross_edge_bps",
-        "mean_net_edge_bps",
-        "entry_target_rate",
-        "median_time_to_target_ms",
-        "median_time_to_stop_ms",
-    ]
+    # the artifact's columns (label_pipeline.artifacts), less the label version the asset adds
+    columns = [c for c in artifact("price_plan_sweep").column_names if c != "label_version"]
     return pd.concat(parts, ignore_index=True)[columns]
