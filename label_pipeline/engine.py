@@ -32,7 +32,6 @@ from label_pipeline.artifacts import INPUT, RUN_SYMBOL, Artifact, artifact, at_g
 from label_pipeline.config import EffectiveConfig
 from label_pipeline.hashing import TableHasher
 from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
-from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.label_contract import CheckOutcome, check_label_frame, merge_outcomes
 from label_pipeline.labels.path_stats_frame import KernelFn
 from label_pipeline.labels.step import StepInputs
@@ -361,11 +360,3 @@ def label_partition(
         raise
     writer.shutdown(wait=True)
     return output
-
-
-def minute_span(features: pa.Table) -> int:
-    """Minutes between the first and last feature row (for reports)."""
-    if not features.num_rows:
-        return 0
-    ms = np.asarray(features.column("open_time_ms").to_numpy(), dtype="int64")
-    return int((ms.max() - ms.min()) // MINUTE_MS)

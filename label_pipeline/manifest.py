@@ -17,7 +17,6 @@ from label_pipeline.config import LABEL_VERSION, EffectiveConfig
 from label_pipeline.dagster_types import frame_schema
 from label_pipeline.dagster_warnings import accepted_preview_apis
 from label_pipeline.hashing import content_hash
-from label_pipeline.labels.reports import distribution
 from label_pipeline.quality import report as quality_report
 
 if TYPE_CHECKING:
@@ -44,29 +43,6 @@ def versioned_output(
     }
     with accepted_preview_apis():  # data_version is beta in name only: it is what staleness uses
         return Output(frame, output_name=output_name, data_version=DataVersion(digest), metadata=metadata)
-
-
-def label_output(
-    artifact: Artifact,
-    frame: pd.DataFrame,
-    *,
-    report_md: str,
-    config: EffectiveConfig,
-    output_name: str = "result",
-) -> Output:
-    """A label frame as a versioned Output with its manifest: the reference's manifest and report."""
-    target_column = artifact.target_column
-    metadata: dict[str, Any] = {
-        "label_version": LABEL_VERSION,
-        "config_hash": config.config_hash,
-        "price_plan_id": config.price_plan_id,
-        "price_plan_hash": config.price_plan_hash,
-        "target_column": target_column,
-        "label_distribution": MetadataValue.json(_jsonable_counts(distribution(frame, target_column))),
-        "label_report": MetadataValue.md(report_md),
-        "effective_config": MetadataValue.json(json.loads(json.dumps(config.as_dict()))),
-    }
-    return versioned_output(artifact, frame, metadata, output_name)
 
 
 def _base_metadata(result: ArtifactResult) -> dict[str, Any]:

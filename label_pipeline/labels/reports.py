@@ -10,12 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
-
-def distribution(frame: pd.DataFrame, column: str) -> dict:
-    return frame[column].value_counts(dropna=False).to_dict() if not frame.empty else {}
-
 
 def distribution_report_from(rows: int, column: str, counts: Mapping[Any, int]) -> str:
     """The reference's ``_write_distribution_report`` text, from the counts."""
@@ -30,18 +24,9 @@ def distribution_report_from(rows: int, column: str, counts: Mapping[Any, int]) 
     return "\n".join(lines)
 
 
-def distribution_report(frame: pd.DataFrame, column: str) -> str:
-    return distribution_report_from(len(frame), column, distribution(frame, column))
-
-
 def combined_report_from(outputs: Sequence[tuple[str, int, Mapping[Any, int]]]) -> str:
     """The reference's ``continue_exit_risk_label_report.md`` text for (name, rows, counts)."""
     parts = ["# Continue Exit Risk Label Report", ""]
     for name, rows, counts in outputs:
         parts += [f"## {name}", "", str(dict(counts) if rows else {}), ""]
     return "\n".join(parts) + "\n"
-
-
-def continue_exit_risk_report(outputs: Sequence[tuple[str, pd.DataFrame, str]]) -> str:
-    """The combined report for (name, frame, target column)."""
-    return combined_report_from([(name, len(frame), distribution(frame, target)) for name, frame, target in outputs])
