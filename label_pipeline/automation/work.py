@@ -21,8 +21,15 @@ from dagster import (
 )
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCause, StaleStatus
+from dagster._core.events import RunFailureReason
 from dagster._core.loader import LoadingContext
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+    RUN_FAILURE_REASON_TAG,
+)
 
 from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
 from label_pipeline.partitions import partition_key, run_partitions, run_symbol_partitions
@@ -112,11 +119,26 @@ class WorkFinder:
         return "/".join(parts)
 
     def failed_on(self, key: str) -> str | None:
-        """The attempt this partition's latest run failed on, if its latest run failed."""
-        runs = self._instance.get_runs(RunsFilter(tags={"dagster/partition": key}), limit=1)
-        if runs and runs[0].status == DagsterRunStatus.FAILURE:
-            return runs[0].tags.get(ATTEMPT_TAG)
-        return None
+        """The attempt this partition's latest run failed on, if its latest run failed in its own
+        steps. A run lost to the infrastructure (its process died with a code server, it never
+        started, a worker was killed) says nothing about its inputs and code: it is not counted,
+        and the partition is requested again."""
+        # a run of one partition is tagged with it; an asset backfill's run with a one-key range
+        records = [
+            *self._instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: key}), limit=1),
+            *self._instance.get_run_records(
+                RunsFilter(tags={ASSET_PARTITION_RANGE_START_TAG: key, ASSET_PARTITION_RANGE_END_TAG: key}),
+                limit=1,
+            ),
+        ]
+        if not records:
+            return None
+        run = max(records, key=lambda record: record.create_timestamp).dagster_run
+        if run.status != DagsterRunStatus.FAILURE:
+            return None
+        if run.tags.get(RUN_FAILURE_REASON_TAG) != RunFailureReason.STEP_FAILURE.value:
+            return None
+        return run.tags.get(ATTEMPT_TAG)
 
     def labels(self, run_id: str, symbols: Sequence[str]) -> dict[str, str]:
         """The run's (run, symbol) partitions that label_job should materialize, with the reason."""

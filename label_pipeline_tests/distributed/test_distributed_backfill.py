@@ -6,6 +6,11 @@ Celery worker processes and the Dagster daemon, all started here (``LocalCluster
   this process, into the same store and instance) materializes every partition, both workers
   execute steps (their node names and pids are in the event log), and every stored file is
   byte-identical to the local profile's, with the same recorded content hashes.
+* Restarting the daemon and the code server mid-backfill (deploy/README.md, "When something
+  dies"): both process groups SIGKILLed while runs of an asset backfill (``deploy/run.sh
+  backfill``) are executing, then started again. Run monitoring fails the runs whose process died
+  with the code server (``CodeServerRunLauncher``'s health check), run retries relaunch them, and
+  the backfill completes alone: every partition whole and equal to the local profile's.
 * Killing workers mid-backfill (deploy/README.md, "When a worker dies"): a worker killed as a whole
   (process group, SIGKILL, while a step of it is in flight) has that step redelivered to the other
   worker, and its run succeeds; a step process killed under the live worker fails its run (and only
@@ -85,7 +90,10 @@ def cluster(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         skip_or_fail(f"distributed profile tests need {', '.join(missing)}: {SERVICES_HELP}")
     work = tmp_path_factory.mktemp("cluster")
     store_url = (work / "store").as_uri()  # a URL, as s3://... would be
-    with LocalCluster(work, str(runs_root), store_url, max_concurrent_runs=4) as c:
+    # run monitoring as deploy/dagster.yaml ships it, but runs stuck before they start are failed after
+    # 60 s instead of 180 s, to keep the restart test short
+    overrides = {"run_monitoring": {"start_timeout_seconds": 60}}
+    with LocalCluster(work, str(runs_root), store_url, max_concurrent_runs=4, instance_overrides=overrides) as c:
         c.start_code_server()
         for name in WORKERS:
             c.start_worker(_worker(c, name))
@@ -130,6 +138,14 @@ def _relative_files(root: Path) -> dict[str, bytes]:
 
 def _store_path(cluster: LocalCluster) -> Path:
     return Path(cluster.storage_root.removeprefix("file://"))
+
+
+def _remove_partitions(cluster: LocalCluster, symbols: list[str]) -> None:
+    """Start from nothing: the partitions' files are written again by the test's backfill."""
+    store = _store_path(cluster)
+    for key in LABEL_JOB_ASSETS:
+        for symbol in symbols:
+            storage_path(store, key.path[-1], RUN_ID, symbol).unlink(missing_ok=True)
 
 
 def _celery_worker_of(entry: EventLogEntry) -> str | None:
@@ -281,11 +297,7 @@ def test_killing_workers_mid_backfill_relaunches_and_leaves_every_partition_whol
 ) -> None:
     survivor_name, victim_name = two_workers
     survivor, victim = cluster.workers[survivor_name], cluster.workers[victim_name]
-    store = _store_path(cluster)
-    # start from nothing: these partitions' files are written again by this backfill
-    for key in LABEL_JOB_ASSETS:
-        for symbol in KILL_SYMBOLS:
-            storage_path(store, key.path[-1], RUN_ID, symbol).unlink(missing_ok=True)
+    _remove_partitions(cluster, KILL_SYMBOLS)
     keys = _keys(KILL_SYMBOLS)
     watch = _StepWatch(cluster)
     backfill_id = cluster.backfill("label_job", keys, via_cli=False)
@@ -328,3 +340,50 @@ def test_killing_workers_mid_backfill_relaunches_and_leaves_every_partition_whol
 
     # nothing missing, nothing half-written: every file whole, hashed as recorded, equal to local
     _assert_partitions_complete(cluster, local, KILL_SYMBOLS)
+
+
+def _restart_daemon_and_code_server(cluster: LocalCluster) -> None:
+    assert cluster.code_server is not None and cluster.daemon is not None
+    cluster.code_server.kill()
+    cluster.daemon.kill()
+    cluster.code_socket.unlink(missing_ok=True)  # a SIGKILLed server leaves its socket file
+    cluster.start_code_server()
+    cluster.wait_for_code_server()
+    cluster.start_daemon()
+    cluster.wait_for_daemon()
+
+
+def test_daemon_and_code_server_restart_mid_backfill_recovers_without_manual_action(
+    cluster: LocalCluster, two_workers: tuple[str, str], local: tuple[Path, dict]
+) -> None:
+    symbols = SYMBOLS[3:7]
+    _remove_partitions(cluster, symbols)
+    keys = _keys(symbols)
+    watch = _StepWatch(cluster)
+    backfill_id = cluster.asset_backfill("label_job", keys)  # deploy/run.sh backfill
+
+    # kill both as soon as a run of the backfill executes a step: its run worker dies with the server
+    deadline = time.monotonic() + 240
+    while not watch.running and time.monotonic() < deadline:
+        time.sleep(0.1)
+        watch.poll()
+    assert watch.running, "no step of the backfill started"
+    stranded = {run_id for run_id, _ in watch.running}
+    restarted_at = time.monotonic()
+    _restart_daemon_and_code_server(cluster)
+
+    backfill = cluster.wait_for_asset_backfill(backfill_id, timeout=420)
+    recovery = time.monotonic() - restarted_at
+    assert backfill.status.value == "COMPLETED_SUCCESS", (backfill.status, cluster.daemon.log_tail())
+
+    runs = cluster.backfill_runs(backfill_id)
+    assert not [run.run_id for run in runs if run.status.value not in ("SUCCESS", "FAILURE")]
+    for run_id in stranded:  # failed by run monitoring's health check, not left STARTED for hours
+        run = cluster.instance.get_run_by_id(run_id)
+        assert run.status.value in ("SUCCESS", "FAILURE"), run.status
+        if run.status.value == "FAILURE":
+            failure = next(iter(cluster.instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)))
+            assert "Detected run worker status" in failure.message, failure.message
+    print(f"backfill recovered {recovery:.0f} s after the restart; runs: "
+          f"{[(r.tags.get('dagster/partition'), r.status.value) for r in runs]}")
+    _assert_partitions_complete(cluster, local, symbols)

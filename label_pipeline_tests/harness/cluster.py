@@ -627,6 +627,42 @@ class LocalCluster:
             raise RuntimeError(f"no backfill launched for {job_name} {list(partition_keys)}:\n{output}")
         return found.group(1)
 
+    def asset_backfill(self, job_name: str, partition_keys: Sequence[str], timeout: float = 180.0) -> str:
+        """Queue an asset backfill of the job's assets with ``deploy/run.sh backfill``'s command
+        (``label_pipeline.automation.queue``, in its own process); returns the backfill id."""
+        argv = [
+            sys.executable,
+            "-m",
+            "label_pipeline.automation.queue",
+            "-w",
+            str(self.workspace),
+            job_name,
+            ",".join(partition_keys),
+        ]
+        done = subprocess.run(
+            argv, env=self.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"`{' '.join(argv)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done.stdout.strip().splitlines()[-1]
+
+    def wait_for_asset_backfill(self, backfill_id: str, timeout: float = 300.0) -> Any:
+        """Until the backfill is in a terminal state (bounded); returns it."""
+        from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES
+
+        deadline = time.monotonic() + timeout
+        while True:
+            backfill = self.instance.get_backfill(backfill_id)
+            if backfill is not None and backfill.status in BULK_ACTION_TERMINAL_STATUSES:
+                return backfill
+            if time.monotonic() > deadline:
+                status = None if backfill is None else backfill.status
+                raise TimeoutError(
+                    f"backfill {backfill_id} not finished after {timeout:.0f} s ({status}):\n"
+                    f"daemon log:\n{self.daemon.log_tail() if self.daemon else ''}"
+                )
+            time.sleep(0.5)
+
     def backfill_runs(self, backfill_id: str) -> list[Any]:
         """Every run of the backfill and every re-execution of one (run retries), oldest first."""
         from dagster import RunsFilter

@@ -186,6 +186,36 @@ def test_one_bad_symbol_does_not_hold_up_its_run(tmp_path, instance) -> None:
     assert _materialized(instance, "entry_labels") == {partition_key(RUN, "AAA")}
 
 
+def test_a_run_lost_to_the_infrastructure_does_not_stop_the_schedule(tmp_path, instance) -> None:
+    """A partition that failed on its inputs is not requested again; a later run of it that never
+    started (run monitoring's start timeout, as after a daemon restart) says nothing about inputs or
+    code, so the next tick requests the partition again (deploy/README.md, "When something dies")."""
+    from dagster import DagsterRunStatus
+    from dagster._core.events import JobFailureData, RunFailureReason
+
+    feature, replay = _frames()
+    bad = replay["symbol"] == "AAA"
+    replay.loc[bad[bad].index[:3], "high"] = -1.0
+    write_run(tmp_path / "runs", RUN, feature, replay)
+    defs = build_definitions(str(tmp_path / "runs"), str(tmp_path / "store"))
+    ticker = Ticker(defs, instance)
+    key = str(partition_key(RUN, "AAA"))
+    assert all(o.success for o in execute_run_requests(defs, instance, ticker.sensor(execute=False).run_requests))
+    first = ticker.schedule("label_backfill_schedule")
+    execute_run_requests(defs, instance, first, default_job="label_job", raise_on_error=False)
+    assert ticker.schedule("label_backfill_schedule") == []  # failed in its step, same attempt
+    request = next(r for r in first if str(r.partition_key) == key)
+    lost = instance.create_run_for_job(
+        defs.resolve_job_def("label_job"),
+        status=DagsterRunStatus.STARTING,
+        tags={**request.tags, "dagster/partition": key},
+    )
+    instance.report_run_failed(  # what run monitoring records for a run that never started
+        lost, "timed out", JobFailureData(error=None, failure_reason=RunFailureReason.START_TIMEOUT)
+    )
+    assert [str(r.partition_key) for r in ticker.schedule("label_backfill_schedule")] == [key]
+
+
 def test_a_partition_that_failed_on_its_inputs_is_not_retried_until_they_change(tmp_path, instance) -> None:
     """The schedule stops requesting a partition that failed on the same inputs and code, and asks
     again once an input file changes (its new observation is a new attempt)."""
