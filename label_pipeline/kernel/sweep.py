@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from label_pipeline.kernel.path_stats import _fill_extrema
 from label_pipeline.kernel.units import MINUTE_MS
 
 __all__ = [
@@ -223,63 +224,37 @@ def _first_passage(close, high, low, rows, up_mults, down_mults, max_hold, up_ou
 
 @_jit
 def _hold_pass(
-    open_ms, close, high, low, horizon, rows, cost_bps, min_edge, valid, fwd, entry_ok, dq_hi, dq_lo
+    open_ms, close, high, low, horizon, rows, cost_bps, min_edge, valid, fwd, entry_ok, dq_hi, dq_lo, h_max, l_min
 ):
-    # Left to right; the window of row t = j - H is bars t+1 .. j. Monotonic deques (ring buffers
-    # of power-of-two capacity > H) give its max high / min low, NaN bars never pushed so an
-    # all-NaN window gives NaN as np.nanmax. last_bad is the latest step i -> i+1 (i < j) that is
-    # not exactly one minute: row t is valid iff none of the steps t .. j-1 is bad and both closes
+    # The window of row t is bars t+1 .. t+H; its max high / min low come from path_stats' own
+    # monotonic deques (_fill_extrema). last_bad is the latest step i -> i+1 (i < t+H) that is not
+    # exactly one minute: row t is valid iff none of the steps t .. t+H-1 is bad and both closes
     # are finite. Expressions as the reference's _path_stats_for_group and build_entry_labels.
+    _fill_extrema(high, low, horizon, rows, h_max, l_min, dq_hi, dq_lo)
     n = close.shape[0]
-    m = rows.shape[0]
-    mask = dq_hi.shape[0] - 1
-    hh = 0
-    ht = 0
-    lh = 0
-    lt = 0
-    k = 0
     last_bad = -1
-    for j in range(1, n):
-        if k >= m:
-            break
-        if open_ms[j] - open_ms[j - 1] != MINUTE_MS:
-            last_bad = j - 1
-        x = high[j]
-        if not np.isnan(x):
-            while ht > hh and high[dq_hi[(ht - 1) & mask]] <= x:
-                ht -= 1
-            dq_hi[ht & mask] = j
-            ht += 1
-        y = low[j]
-        if not np.isnan(y):
-            while lt > lh and low[dq_lo[(lt - 1) & mask]] >= y:
-                lt -= 1
-            dq_lo[lt & mask] = j
-            lt += 1
-        t = j - horizon
-        while hh < ht and dq_hi[hh & mask] <= t:
-            hh += 1
-        while lh < lt and dq_lo[lh & mask] <= t:
-            lh += 1
-        if t < 0 or rows[k] != t:
+    checked = 0  # steps i -> i+1 are checked for every i < checked
+    for k in range(rows.shape[0]):
+        t = rows[k]
+        j = t + horizon
+        if j >= n:  # rows without H bars after them
+            valid[k] = False
             continue
+        while checked < j:
+            if open_ms[checked + 1] - open_ms[checked] != MINUTE_MS:
+                last_bad = checked
+            checked += 1
         entry = close[t]
         exit_price = close[j]
         ok = last_bad < t and np.isfinite(entry) and np.isfinite(exit_price)
         valid[k] = ok
         if ok:
-            h_max = high[dq_hi[hh & mask]] if hh < ht else np.nan
-            l_min = low[dq_lo[lh & mask]] if lh < lt else np.nan
             fwd[0, k] = (exit_price / entry - 1.0) * 10000.0
             fwd[1, k] = (entry / exit_price - 1.0) * 10000.0
-            up = (h_max / entry - 1.0) * 10000.0  # LONG MFE
-            down = (entry / l_min - 1.0) * 10000.0  # SHORT MFE
+            up = (h_max[k] / entry - 1.0) * 10000.0  # LONG MFE
+            down = (entry / l_min[k] - 1.0) * 10000.0  # SHORT MFE
             entry_ok[0, k] = 1 if (up - cost_bps) >= min_edge else 0
             entry_ok[1, k] = 1 if (down - cost_bps) >= min_edge else 0
-        k += 1
-    while k < m:  # rows without H bars after them
-        valid[k] = False
-        k += 1
 
 
 @_jit
@@ -623,6 +598,8 @@ def sweep_counts(
         valid = np.empty(m, np.bool_)
         fwd = np.empty((2, m), np.float64)
         entry_ok = np.empty((2, m), np.int8)
+        h_max = np.empty(m, np.float64)
+        l_min = np.empty(m, np.float64)
         first_t = np.empty(n_t, np.int64)
         first_s = np.empty(n_s, np.int64)
         for k_idx, h in enumerate(holds.tolist()):
@@ -641,6 +618,8 @@ def sweep_counts(
                 entry_ok,
                 np.empty(capacity, np.int64),
                 np.empty(capacity, np.int64),
+                h_max,
+                l_min,
             )
             amb_h = np.zeros((n_t, n_s, 2, n_splits), np.int64)
             sum_h = np.zeros((n_t, n_s, 2, n_splits), np.float64)
