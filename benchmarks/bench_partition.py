@@ -130,7 +130,11 @@ def _instance_home(path: Path, postgres_url: str | None = None, queue: int | Non
     path.mkdir(parents=True, exist_ok=True)
     text = "telemetry:\n  enabled: false\n"
     if postgres_url:
-        text += f"storage:\n  postgres:\n    postgres_url: {json.dumps(postgres_url)}\n"
+        # the distributed profile's storage (deploy/dagster.yaml): dagster-postgres with kept connections
+        text += (
+            "storage:\n  custom:\n    module: label_pipeline.postgres_storage\n    class: PooledPostgresStorage\n"
+            f"    config:\n      postgres_url: {json.dumps(postgres_url)}\n"
+        )
     if queue:
         text += (
             "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"

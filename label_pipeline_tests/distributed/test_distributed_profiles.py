@@ -141,9 +141,19 @@ def test_the_instance_yaml_validates(tmp_path: Path) -> None:
     from dagster._config import validate_config
     from dagster._core.instance.config import dagster_instance_config
 
+    from label_pipeline.automation.launcher import CodeServerRunLauncher
+    from label_pipeline.postgres_storage import PooledPostgresStorage
+
     shutil.copy(DEPLOY_DIR / "dagster.yaml", tmp_path / "dagster.yaml")
     config, _ = dagster_instance_config(str(tmp_path))
-    assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    storage = config["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == ("label_pipeline.postgres_storage", "PooledPostgresStorage")
+    assert storage["config"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    assert validate_config(PooledPostgresStorage.config_type(), storage["config"]).success
+    launcher = config["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("label_pipeline.automation.launcher", "CodeServerRunLauncher")
+    assert validate_config(CodeServerRunLauncher.config_type(), launcher["config"]).success
+    assert config["run_monitoring"]["enabled"] and config["run_monitoring"]["poll_interval_seconds"] <= 30
     coordinator = config["run_coordinator"]
     assert coordinator["class"] == "QueuedRunCoordinator"
     assert validate_config(QueuedRunCoordinator.config_type(), coordinator["config"]).success
