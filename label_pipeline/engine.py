@@ -32,7 +32,9 @@ from label_pipeline.artifacts import INPUT, RUN_SYMBOL, Artifact, artifact, at_g
 from label_pipeline.config import EffectiveConfig
 from label_pipeline.hashing import TableHasher
 from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
+from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.label_contract import CheckOutcome, check_label_frame, merge_outcomes
+from label_pipeline.labels.joins import require_increasing
 from label_pipeline.labels.path_stats_frame import KernelFn
 from label_pipeline.labels.step import StepInputs
 from label_pipeline.quality import Quality, bar_gaps, labelled_rows, unlabelled_causes
@@ -79,13 +81,23 @@ class PartitionOutput:
 
 
 class _ChunkInputs(StepInputs):
-    """A chunk of feature rows with the whole partition's bars: path stats are computed on the
-    bars the chunk's windows reach, block-aligned, and their ``row_index`` made absolute."""
+    """A chunk of feature rows with the bars its windows reach: the builders see ``replay`` as the
+    bars from ``reach`` bars before the chunk's first feature time to ``reach`` bars (and minutes)
+    after its last, so nothing they do scans the partition's bars; path stats are computed on the
+    partition's bar arrays, block-aligned, and their ``row_index`` made relative to that window."""
 
-    def __init__(self, bars: Mapping[str, np.ndarray], first_ms: int, last_ms: int, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(
+        self, bars: Mapping[str, np.ndarray], replay: pa.Table, first_ms: int, last_ms: int, reach: int, **kwargs: Any
+    ):
+        bar_ms = bars["open_time_ms"]
+        first = int(np.searchsorted(bar_ms, first_ms, side="left"))
+        last = int(np.searchsorted(bar_ms, last_ms, side="right"))
+        last_by_time = int(np.searchsorted(bar_ms, last_ms + reach * MINUTE_MS, side="right"))
+        self._lo = max(first - reach, 0)
+        self._hi = min(max(last + reach, last_by_time), len(bar_ms))
+        super().__init__(replay=replay.slice(self._lo, self._hi - self._lo), **kwargs)
         self._bars = bars
-        self._first_ms, self._last_ms = first_ms, last_ms
+        self._first, self._last = first, last
 
     def path_stats(self, horizon: int, target_bps: float, stop_bps: float) -> PathStats:
         key = (int(horizon), float(target_bps), float(stop_bps))
@@ -94,14 +106,14 @@ class _ChunkInputs(StepInputs):
         return self._stats[key]
 
     def _compute(self, horizon: int, target_bps: float, stop_bps: float) -> PathStats:
-        bar_ms = self._bars["open_time_ms"]
-        start = int(np.searchsorted(bar_ms, self._first_ms, side="left"))
-        stop = int(np.searchsorted(bar_ms, self._last_ms, side="right")) + horizon
+        start, stop = self._first, self._last + horizon
         if horizon > 1:
             start -= start % (horizon - 1)  # the kernel's vol blocks, counted from the first bar
-        window = slice(start, min(stop, len(bar_ms)))
+        window = slice(start, min(stop, len(self._bars["open_time_ms"])))
+        if window.start < self._lo or window.stop > self._hi:
+            raise ValueError(f"horizon {horizon} reaches beyond the chunk's bars [{self._lo}, {self._hi})")
         stats = self.kernel(
-            bar_ms[window],
+            self._bars["open_time_ms"][window],
             self._bars["close"][window],
             self._bars["high"][window],
             self._bars["low"][window],
@@ -110,7 +122,18 @@ class _ChunkInputs(StepInputs):
             target_bps,
             stop_bps,
         )
-        return replace(stats, row_index=stats.row_index + start)
+        return replace(stats, row_index=stats.row_index + (start - self._lo))
+
+
+def _reach(config: EffectiveConfig) -> int:
+    """The widest horizon of the chunk builders (bars or minutes past a feature row), plus one."""
+    label = config.label
+    horizons = (
+        label["direction"]["horizon_minutes"],
+        label["entry"]["max_hold_minutes"],
+        label["continue"]["horizon_minutes"],
+    )
+    return max(int(h) for h in horizons) + 1
 
 
 def _bar_arrays(replay: pa.Table) -> dict[str, np.ndarray]:
@@ -288,6 +311,9 @@ def label_partition(
         builders.setdefault(art.build, art.builder())
 
     gaps = bar_gaps(bars["open_time_ms"])
+    reach = _reach(config)
+    if builders:  # the joins need one bar per time; each chunk's builders see only its window
+        require_increasing(bars["open_time_ms"], "replay_1m")
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-writer")
     pending: list[Future] = []
     output = PartitionOutput({})
@@ -304,11 +330,12 @@ def label_partition(
             times = feature_ms[start:stop]
             inputs = _ChunkInputs(
                 bars,
+                replay,
                 int(times.min()) if len(times) else 0,
                 int(times.max()) if len(times) else -1,
+                reach,
                 config=config,
                 features=chunk,
-                replay=replay,
                 plan=plan,
                 kernel=kernel,
             )

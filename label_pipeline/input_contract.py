@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from label_pipeline.kernel.units import MINUTE_MS
 
@@ -349,3 +351,211 @@ def validate_feature_slice(frame: pd.DataFrame, where: str) -> None:
         "a volatility (standard deviation) is >= 0: fix the source",
     )
     _raise(where, problems, "row")
+
+
+# ---------------------------------------------------------------------------------------------
+# the same contract on Arrow tables, without a pandas copy
+# ---------------------------------------------------------------------------------------------
+
+BLOCK_ROWS = 1 << 18  # rows per block of the Arrow checks: their temporaries are a block's, not the slice's
+
+
+def arrow_text_dtype(type_: pa.DataType) -> pd.StringDtype | None:
+    """Text stays in Arrow when a slice becomes pandas (no Python string per row): pandas' pyarrow strings."""
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return pd.StringDtype("pyarrow")
+    return None
+
+
+def arrow_frame(table: pa.Table) -> pd.DataFrame:
+    """A slice as pandas, as the reader has always handed it to the pandas contract and the tests."""
+    return table.to_pandas(types_mapper=arrow_text_dtype)
+
+
+def check_replay_table(table: pa.Table, where: str) -> None:
+    """``validate_replay_slice`` for one symbol's bars as an Arrow table (file order), on the
+    table's own buffers in blocks of ``BLOCK_ROWS``: no pandas copy of the slice. When a check
+    fails (or a column has a type the Arrow checks do not know) the pandas contract runs on the
+    slice and raises, so the messages are exactly its messages."""
+    if not _replay_table_ok(table):
+        validate_replay_slice(arrow_frame(table), where)
+
+
+def check_feature_table(table: pa.Table, where: str) -> None:
+    """``validate_feature_slice`` for one symbol's feature rows as an Arrow table (file order); as
+    ``check_replay_table``, the pandas contract names the problems when there are any."""
+    if not _feature_table_ok(table):
+        validate_feature_slice(arrow_frame(table), where)
+
+
+def _dtypes_ok(table: pa.Table, kinds: dict[str, str]) -> bool:
+    """The column-type pass on the table's types; a column that pandas would read as an extension
+    type (the file's pandas metadata names one, e.g. ``Float64``; text is read as pandas' pyarrow
+    strings whatever the metadata says) is left to the pandas contract."""
+    restored = _pandas_extension_columns(table.schema)
+    return all(
+        (name not in restored or arrow_text_dtype(table.schema.field(name).type) is not None)
+        and _arrow_dtype_ok(table.column(name), kind)
+        for name, kind in kinds.items()
+        if name in table.column_names and kind != ANY  # any type passes
+    )
+
+
+def _pandas_extension_columns(schema: pa.Schema) -> set[str]:
+    """Columns whose pandas metadata (written by ``DataFrame.to_parquet``) restores a pandas
+    extension dtype in ``to_pandas``, or names a type this does not know."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return set()
+    try:
+        columns = json.loads(raw).get("columns", [])
+    except (ValueError, AttributeError):
+        return set(schema.names)
+    out = set()
+    for column in columns:
+        if not isinstance(column, dict):
+            return set(schema.names)
+        name = column.get("field_name", column.get("name"))
+        try:
+            dtype = pd.api.types.pandas_dtype(column.get("numpy_type"))
+        except (TypeError, ValueError):
+            out.add(name)
+            continue
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            out.add(name)
+    return out
+
+
+def _arrow_dtype_ok(column: pa.ChunkedArray, kind: str) -> bool:
+    """True only where ``_dtype_problem`` passes the column as pandas would read it (False may
+    also mean "not known here": the pandas contract then decides)."""
+    type_ = column.type
+    if kind == TIME:
+        return pa.types.is_timestamp(type_)
+    if kind == EPOCH_MS:
+        return type_ == pa.int64() and column.null_count == 0  # nulls would read as float64
+    if kind == NUMBER:
+        return pa.types.is_integer(type_) or pa.types.is_floating(type_)
+    if kind == ID:
+        integer = pa.types.is_integer(type_) and column.null_count == 0
+        return integer or pa.types.is_string(type_) or pa.types.is_large_string(type_)
+    return True
+
+
+def _block_floats(block: pa.Table, name: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for a missing value, as ``_float`` on its pandas column."""
+    values = block.column(name).combine_chunks().to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype="float64")
+
+
+def _block_ints(block: pa.Table, name: str) -> np.ndarray:
+    """An int64 or timestamp column's raw 64-bit values (a timestamp's are UTC in its unit)."""
+    array = block.column(name).combine_chunks()
+    if pa.types.is_timestamp(array.type):
+        array = array.view(pa.int64())
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype="int64")
+
+
+class _Unique:
+    """Whether the keys of a column, fed block by block, are all distinct: true at once while
+    they are strictly increasing (file order usually is), else decided on all of them at the end."""
+
+    def __init__(self) -> None:
+        self.increasing = True
+        self.last: object = None
+
+    def add(self, block: pa.Array) -> None:
+        if not self.increasing or not len(block):
+            return
+        if self.last is not None and not pc.less(self.last, block[0]).as_py():
+            self.increasing = False
+            return
+        if len(block) > 1 and not pc.all(pc.less(block[:-1], block[1:])).as_py():
+            self.increasing = False
+            return
+        self.last = block[len(block) - 1]
+
+    def unique(self, column: pa.ChunkedArray) -> bool:
+        if self.increasing:
+            return True
+        if pa.types.is_integer(column.type):
+            keys = np.sort(np.asarray(column.combine_chunks().to_numpy(zero_copy_only=False)))
+            return not bool((keys[1:] == keys[:-1]).any())
+        return len(pc.unique(column)) == len(column)
+
+
+def _agrees(event_time: pa.DataType, raw: np.ndarray, open_ms: np.ndarray) -> np.ndarray:
+    unit = event_time.unit
+    per_ms = {"ns": 1_000_000, "us": 1_000, "ms": 1}
+    if unit in per_ms:
+        f = per_ms[unit]
+        return (raw % f == 0) & (raw // f == open_ms)
+    return (open_ms % 1000 == 0) & (open_ms // 1000 == raw)  # seconds
+
+
+def _times_ok(block: pa.Table) -> bool:
+    """``_time_checks`` pass: no missing event time, minute-aligned open times that equal it."""
+    if block.column("event_time").null_count:
+        return False
+    open_ms = _block_ints(block, "open_time_ms")
+    if (open_ms % MINUTE_MS != 0).any():
+        return False
+    return bool(_agrees(block.schema.field("event_time").type, _block_ints(block, "event_time"), open_ms).all())
+
+
+def _numbers_ok(block: pa.Table, columns: Sequence[str], nonnegative: Sequence[str]) -> bool:
+    """No infinite value, and no finite negative one in ``nonnegative``."""
+    for column in columns:
+        values = _block_floats(block, column)
+        if np.isinf(values).any():
+            return False
+        if column in nonnegative:
+            with np.errstate(invalid="ignore"):
+                if (values < 0).any():
+                    return False
+    return True
+
+
+def _replay_table_ok(table: pa.Table) -> bool:
+    if not _dtypes_ok(table, REPLAY_KINDS):
+        return False
+    bars = _Unique()
+    tiny = np.finfo(np.float64).tiny
+    for start in range(0, table.num_rows, BLOCK_ROWS):
+        block = table.slice(start, BLOCK_ROWS)
+        if not _times_ok(block) or not _numbers_ok(block, [*PRICE_COLUMNS, "spread_bps"], ["spread_bps"]):
+            return False
+        bars.add(block.column("open_time_ms").combine_chunks())
+        prices = {c: _block_floats(block, c) for c in PRICE_COLUMNS}
+        with np.errstate(invalid="ignore"):
+            for values in prices.values():
+                if ((values <= 0) | (values < tiny)).any():  # NaN compares false: missing prices pass
+                    return False
+            high, low, close = prices["high"], prices["low"], prices["close"]
+            if (high < low).any() or (close < low).any() or (close > high).any():
+                return False
+    return bars.unique(table.column("open_time_ms"))
+
+
+def _feature_table_ok(table: pa.Table) -> bool:
+    if not _dtypes_ok(table, FEATURE_KINDS):
+        return False
+    if table.column("sample_id").null_count:
+        return False
+    numeric = [
+        c for c in ("spread_bps", "spread_rank_24h_pct", "realized_vol_15m_bps", "ret_15m_bps") if c in table.column_names
+    ]
+    ids, times = _Unique(), _Unique()
+    for start in range(0, table.num_rows, BLOCK_ROWS):
+        block = table.slice(start, BLOCK_ROWS)
+        if not _times_ok(block) or not _numbers_ok(block, numeric, ["spread_bps", "realized_vol_15m_bps"]):
+            return False
+        rank = _block_floats(block, "spread_rank_24h_pct")
+        with np.errstate(invalid="ignore"):
+            if ((rank < 0) | (rank > 1)).any():
+                return False
+        ids.add(block.column("sample_id").combine_chunks())
+        times.add(block.column("open_time_ms").combine_chunks())
+    return ids.unique(table.column("sample_id")) and times.unique(table.column("open_time_ms"))

@@ -9,6 +9,7 @@ columns, no rows for the symbol) are checked here; the rows themselves by ``labe
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from label_pipeline.artifacts import FEATURE_COLUMNS, FEATURE_OPTIONAL_COLUMNS, REPLAY_COLUMNS
-from label_pipeline.input_contract import InputDataError, validate_feature_slice, validate_replay_slice
+from label_pipeline.input_contract import InputDataError, arrow_frame, check_feature_table, check_replay_table
 from label_pipeline.keys import RUN_DIM, PartitionKeyError, validate_key
 
 __all__ = [
@@ -113,13 +114,13 @@ def _is_text(type_: pa.DataType) -> bool:
 def read_symbol_slice(files: RunFiles, which: str, symbol: str) -> pd.DataFrame:
     """Read ``symbol``'s rows of the run's feature or replay file, with the columns the labels use,
     and check them against the input contract (``label_pipeline.input_contract``)."""
-    return _read_checked(files, which, symbol)[1]
+    return arrow_frame(_read_checked(files, which, symbol))
 
 
 def read_symbol_table(files: RunFiles, which: str, symbol: str) -> pa.Table:
     """``read_symbol_slice`` as the label step uses it: checked, then normalised in Arrow (UTC
     nanosecond event times whatever the file's unit or zone; bars stably sorted by event time)."""
-    table = _read_checked(files, which, symbol)[0]
+    table = _read_checked(files, which, symbol)
     return normalize_features_table(table) if which == "feature" else normalize_replay_table(table)
 
 
@@ -140,16 +141,32 @@ def normalize_features_table(table: pa.Table) -> pa.Table:
 
 def normalize_replay_table(table: pa.Table) -> pa.Table:
     """UTC event times and a stable sort by event time, as the reference's (symbol, event_time) lexsort."""
-    table = _utc_ns(table)
+    table = _utc_ns(table).combine_chunks()
+    if _in_time_order(table.column("event_time")):
+        return table  # the stable sort would keep every row where it is: no copy of the bars
     order = pc.sort_indices(table, sort_keys=[("event_time", "ascending")])  # Arrow's sort is stable
     return table.take(order).combine_chunks()
+
+
+BATCH_ROWS = 1 << 16  # rows decoded at a time while a slice is read: the read's transient is a batch
+
+
+def _in_time_order(times: pa.ChunkedArray) -> bool:
+    """Whether event times (UTC nanoseconds, no nulls: the contract refuses them) never decrease."""
+    if times.null_count:
+        return False
+    values = times.combine_chunks().view(pa.int64()).to_numpy()
+    return bool((values[1:] >= values[:-1]).all())
 
 
 def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
     """One symbol's rows: only the row groups whose statistics may hold it are decoded, on this
     thread (Arrow's dataset scanner, which ``pq.read_table(filters=...)`` uses, leaves thread-pool
-    work that aborted ~1 in 8 processes at exit), then the rows are selected. Text columns come
-    back as plain strings (``_plain_text``), whatever the file stored them as."""
+    work that aborted ~1 in 8 processes at exit). The symbol column is read first, ``BATCH_ROWS``
+    rows at a time, to find the symbol's rows; then each column is read on its own in the same
+    batches and filtered as it is read, so what the read holds beyond the slice is one column's
+    batch, not the file, and each column is one contiguous array, allocated once. Text columns
+    come back as plain strings (``_plain_text``), whatever the file stored them as."""
     parquet = pq.ParquetFile(path)
     index = parquet.schema_arrow.get_field_index("symbol")
     groups = []
@@ -159,11 +176,47 @@ def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
             if not (stats.min <= symbol <= stats.max):
                 continue
         groups.append(i)
-    if groups:
-        table = _plain_text(parquet.read_row_groups(groups, columns=columns, use_threads=False))
-    else:
-        table = _plain_text(parquet.schema_arrow.empty_table().select(columns))
-    return table.filter(pc.fill_null(pc.equal(table.column("symbol"), symbol), False))
+    schema = _plain_text(parquet.schema_arrow.empty_table().select(columns)).schema
+
+    def batches(column: str) -> Iterator[pa.Array]:
+        if not groups:
+            return
+        for batch in parquet.iter_batches(
+            batch_size=BATCH_ROWS, row_groups=groups, columns=[column], use_threads=False
+        ):
+            yield _plain_array(batch.column(0))
+
+    # which rows are the symbol's, as one mask over the row groups read (a bit per row): a column's
+    # batches need not fall where the symbol column's do (dictionary columns are batched on their own)
+    masks = [pc.fill_null(pc.equal(symbols, symbol), False) for symbols in batches("symbol")]
+    selected = pa.chunked_array(masks, type=pa.bool_())
+    total = len(selected)
+    arrays = []
+    for field in schema:
+        pieces = []
+        offset = 0
+        for values in batches(field.name):
+            mask = selected.slice(offset, len(values))
+            offset += len(values)
+            hits = pc.sum(mask).as_py() or 0
+            if hits == len(values):
+                pieces.append(values)
+            elif hits:
+                pieces.append(values.filter(mask.combine_chunks()))
+        if offset != total:
+            raise pa.ArrowInvalid(f"column {field.name!r} has {offset} rows in the row groups read, 'symbol' {total}")
+        if not pieces:
+            arrays.append(pa.array([], type=field.type))
+        else:
+            arrays.append(pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces))
+        del pieces
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _plain_array(array: pa.Array) -> pa.Array:
+    """One column of ``_plain_text``."""
+    type_ = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+    return array.cast(pa.string()) if _is_text(type_) and array.type != pa.string() else array
 
 
 def _plain_text(table: pa.Table) -> pa.Table:
@@ -177,14 +230,7 @@ def _plain_text(table: pa.Table) -> pa.Table:
     return table
 
 
-def _arrow_text(type_: pa.DataType) -> pd.StringDtype | None:
-    """Text stays in Arrow for the checks (no Python string per row): pandas' pyarrow strings."""
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return pd.StringDtype("pyarrow")
-    return None
-
-
-def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, pd.DataFrame]:
+def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -212,20 +258,20 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, p
     columns = list(read) + [c for c in optional if c in schema.names]
     try:
         if pa.types.is_null(symbol_type):
-            frame, present, table = pd.DataFrame(columns=columns), [], None
+            rows, present, table = 0, [], None
         else:
             table = _read_symbol_rows(path, columns, symbol)
-            frame = table.to_pandas(types_mapper=_arrow_text)
+            rows = table.num_rows
             present = (
                 pc.unique(
                     pq.ParquetFile(path).read(columns=["symbol"], use_threads=False).column("symbol")
                 ).to_pylist()
-                if not len(frame)
+                if not rows
                 else []
             )
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(files, which, path, exc) from exc
-    if len(frame) == 0:
+    if rows == 0:
         present = sorted(str(s) for s in present if s is not None)
         raise InputDataError(
             f"run {files.run_id!r}: symbol {symbol!r} has no rows in {which} file {path}; "
@@ -233,10 +279,10 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> tuple[pa.Table, p
             "Remove the partition or add the symbol's data"
         )
     if which == "feature":
-        validate_feature_slice(frame, where)
+        check_feature_table(table, where)
     else:
-        validate_replay_slice(frame, where)
-    return table, frame
+        check_replay_table(table, where)
+    return table
 
 
 def normalize_features(frame: pd.DataFrame) -> pd.DataFrame:

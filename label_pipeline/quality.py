@@ -101,6 +101,14 @@ class Quality:
             self.unlabelled[cause] += n
         self.feature_rows += feature_rows
 
+    def _excursions(self, side: str, column: str) -> np.ndarray:
+        """Every row's value of one side's column, joined once (the chunks' arrays are dropped, so
+        the quantiles and the chart share one copy)."""
+        pieces = self.excursions[side][column]
+        if len(pieces) != 1:
+            pieces[:] = [np.concatenate(pieces) if pieces else np.zeros(0)]
+        return pieces[0]
+
     def facts(self) -> dict[str, Any]:
         """Flat numbers (plotted across partitions), and the nested tables for the report."""
         flat: dict[str, float | int] = {}
@@ -122,7 +130,7 @@ class Quality:
                 for column in ("time_to_target_ms", "time_to_stop_ms"):
                     entry[f"median_{column[:-3]}_min"] = _hist_median(self.times[name].get(column))
                 for column in ("mfe_bps", "mae_bps"):
-                    values = np.concatenate(self.excursions[name][column]) if self.excursions[name][column] else np.zeros(0)
+                    values = self._excursions(name, column)
                     values = values[~np.isnan(values)]
                     for q in QUANTILES:
                         entry[f"{column[:-4]}_p{int(q * 100)}_bps"] = float(np.quantile(values, q)) if len(values) else float("nan")
@@ -143,8 +151,8 @@ class Quality:
         if self.charts and self.art.name == "entry_labels" and any(self.weekly[s] for s in SIDES):
             chart = entry_chart_png(
                 self.weekly,
-                {s: np.concatenate(self.excursions[s]["mfe_bps"]) for s in SIDES},
-                {s: np.concatenate(self.excursions[s]["mae_bps"]) for s in SIDES},
+                {s: self._excursions(s, "mfe_bps") for s in SIDES},
+                {s: self._excursions(s, "mae_bps") for s in SIDES},
             )
         return {
             "flat": flat,
@@ -330,11 +338,14 @@ def entry_chart_png(
     axes[0].tick_params(labelsize=7)
     axes[0].tick_params(axis="x", labelrotation=30, labelsize=6)
     for ax, values, title in ((axes[1], mfe, "MFE (bps)"), (axes[2], mae, "MAE (bps)")):
-        finite = {s: v[np.isfinite(v)] for s, v in values.items()}
-        top = max((np.quantile(v, 0.99) for v in finite.values() if len(v)), default=1.0)
+        # one side's finite values at a time: the chart's copies are one side's, not all four arrays'
+        tops = [np.quantile(finite, 0.99) for v in values.values() if len(finite := v[np.isfinite(v)])]
+        top = max(tops, default=1.0)
         for side in SIDES:
-            if len(finite[side]):
-                ax.hist(np.clip(finite[side], 0, top), bins=40, histtype="step", label=side)
+            finite = values[side][np.isfinite(values[side])]
+            if len(finite):
+                ax.hist(np.clip(finite, 0, top), bins=40, histtype="step", label=side)
+            del finite
         ax.set_title(f"{title}, clipped at p99", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)

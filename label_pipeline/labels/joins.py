@@ -15,7 +15,7 @@ class JoinKeyError(ValueError):
     """Bar times that are not strictly increasing, so a time does not name one bar."""
 
 
-def _require_increasing(keys: np.ndarray, what: str) -> None:
+def require_increasing(keys: np.ndarray, what: str) -> None:
     if len(keys) > 1:
         steps = np.diff(keys)
         if not (steps > 0).all():
@@ -35,7 +35,7 @@ def inner_match(
     """
     left_keys = np.asarray(left_keys, dtype="int64")
     right_keys = np.asarray(right_keys, dtype="int64")
-    _require_increasing(right_keys, what)
+    require_increasing(right_keys, what)
     if len(right_keys) == 0 or len(left_keys) == 0:
         empty = np.empty(0, dtype="int64")
         return empty, empty
