@@ -202,8 +202,8 @@ def _materialize(defs, instance, run_id: str, symbol: str, names: list[str] | No
 def _engine_alone(runs_root: str, store: str, run_id: str, symbol: str, names: list[str]) -> dict[str, float]:
     """The partition's work without Dagster: read + check + normalise both slices, the engine's
     one pass (build, write, hash, check every selected artifact), publish."""
-    from label_pipeline.config import load_effective_config
-    from label_pipeline.engine import CHUNK_DAYS, label_partition
+    from label_pipeline.config import CHUNK_DAYS, load_effective_config
+    from label_pipeline.engine import label_partition
     from label_pipeline.inputs import read_symbol_table, run_files
     from label_pipeline.labels.price_plan import plan_from_frame, price_plan_context, price_plan_frame
     from label_pipeline.storage import storage_path

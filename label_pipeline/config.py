@@ -20,6 +20,9 @@ from typing import Any
 
 LABEL_VERSION = "REFERENCE_LABEL_V1"
 ENTRY_LABEL_METHOD = "MAX_FUTURE_EDGE_V1"
+# Days of feature rows a partition is labelled in at a time (the PathStatsKernel resource's
+# chunk_days): memory follows the chunk, not the span (label_pipeline.engine).
+CHUNK_DAYS = 30
 
 DEFAULT_LABEL_CONFIG: dict[str, Any] = {
     "direction": {"horizon_minutes": 45, "long_threshold_bps": 5.0, "short_threshold_bps": -5.0},

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from upath import UPath
 
 from label_pipeline.artifacts import INPUT, RUN_SYMBOL, Artifact, artifact, at_grain
-from label_pipeline.config import EffectiveConfig
+from label_pipeline.config import CHUNK_DAYS, EffectiveConfig
 from label_pipeline.hashing import TableHasher
 from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
 from label_pipeline.kernel.units import MINUTE_MS
@@ -40,7 +40,6 @@ from label_pipeline.labels.step import StepInputs
 from label_pipeline.quality import Quality, bar_gaps, labelled_rows, unlabelled_causes
 from label_pipeline.storage import CONTENT_HASH_KEY, ROW_COUNT_KEY, StagedFile
 
-CHUNK_DAYS = 30
 TYPE_CHECK_ROWS = 1_000  # the dagster-pandas type runs on this many rows of each artifact (it is slow per row)
 
 

@@ -10,6 +10,7 @@ partition as it was, so a bad entry frame never reaches position samples.
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from dagster import (
@@ -25,7 +26,6 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    check_dagster_type,
     multi_asset,
 )
 
@@ -41,9 +41,8 @@ from label_pipeline.assets.inputs import (
 )
 from label_pipeline.assets.sources import SOURCE_KEYS
 from label_pipeline.config import LABEL_VERSION, EffectiveConfig
-from label_pipeline.dagster_types import DAGSTER_TYPES, registry_schema
+from label_pipeline.dagster_types import DAGSTER_TYPES, registry_schema, type_check
 from label_pipeline.dagster_warnings import accepted_preview_apis
-from label_pipeline.engine import ArtifactResult, PartitionOutput, label_partition
 from label_pipeline.inputs import InputDataError
 from label_pipeline.keys import RUN_DIM, SYMBOL_DIM
 from label_pipeline.label_contract import CHECK_DESCRIPTIONS, CheckOutcome, check_label_frame
@@ -63,6 +62,9 @@ from label_pipeline.partitions import (
     run_symbol_partitions,
 )
 from label_pipeline.storage import read_parquet, storage_path
+
+if TYPE_CHECKING:  # the engine (and the numba kernel it imports) is loaded when a step runs
+    from label_pipeline.engine import ArtifactResult, PartitionOutput
 
 # Bump when a label's meaning or computation changes: Dagster then marks every partition stale.
 LABEL_CODE_VERSION = f"{LABEL_VERSION}/1"
@@ -180,7 +182,7 @@ def _spec(art: Artifact, code_version: str) -> AssetSpec:
     ).with_io_manager_key("label_store")
 
 
-def _reports(results: Mapping[str, ArtifactResult]) -> dict[str, str]:
+def _reports(results: Mapping[str, "ArtifactResult"]) -> dict[str, str]:
     """The reference's report of each label artifact: its own, or the combined one of the artifacts
     one builder makes together (continue/exit/risk)."""
     reports = {}
@@ -199,11 +201,13 @@ def _reports(results: Mapping[str, ArtifactResult]) -> dict[str, str]:
     return reports
 
 
-def _type_problems(results: Mapping[str, ArtifactResult]) -> list[str]:
-    """The dagster-pandas types, run on each artifact's first rows (the contract checks every row)."""
+def _type_problems(context: AssetExecutionContext, results: Mapping[str, "ArtifactResult"]) -> list[str]:
+    """The dagster-pandas types, run on each artifact's first rows (the contract checks every row),
+    in the step's own type-check context (``dagster_types.type_check``)."""
+    step = context.get_step_execution_context()
     problems = []
     for name, result in results.items():
-        check = check_dagster_type(DAGSTER_TYPES[name], result.sample)
+        check = type_check(name, result.sample, step.for_type(DAGSTER_TYPES[name]))
         if not check.success:
             problems.append(f"{name}: {check.description}")
     return problems
@@ -305,7 +309,9 @@ def _label(
     config: EffectiveConfig,
     tables: Mapping[str, pa.Table],
     plan: dict | None,
-) -> PartitionOutput:
+) -> "PartitionOutput":
+    from label_pipeline.engine import label_partition
+
     empty = pa.table({})
     return label_partition(
         selected=selected,
@@ -323,7 +329,7 @@ def _label(
 
 def _finish(
     context: AssetExecutionContext,
-    output: PartitionOutput,
+    output: "PartitionOutput",
     run_id: str,
     symbol: str,
     config: EffectiveConfig,
@@ -333,7 +339,7 @@ def _finish(
 ) -> Iterator:
     results = output.results
     failed = [r for r in results.values() if not r.passed]
-    type_problems = _type_problems(results)
+    type_problems = _type_problems(context, results)
     if failed or type_problems:
         output.discard()
         blocked = {r.artifact.name for r in failed}
@@ -355,10 +361,11 @@ def _finish(
             if r.artifact.layer == INPUT
             else label_manifest(r, config, reports[r.artifact.name])
         )
+        # The manifest goes on the materialization only: metadata of a MaterializeResult is also
+        # copied into its STEP_OUTPUT event, which would store every manifest (and chart) twice.
+        context.add_asset_metadata(metadata, asset_key=r.artifact.name)
         with accepted_preview_apis():  # data_version is beta in name only: it is what staleness uses
-            yield MaterializeResult(
-                asset_key=r.artifact.name, metadata=metadata, data_version=DataVersion(r.content_hash)
-            )
+            yield MaterializeResult(asset_key=r.artifact.name, data_version=DataVersion(r.content_hash))
     for r in results.values():
         if r.artifact.layer != INPUT:
             yield _check_result(r.artifact, r.outcomes)

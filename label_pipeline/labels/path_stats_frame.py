@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from label_pipeline.kernel.path_stats import PathStats
+if TYPE_CHECKING:  # the kernel module imports numba: loaded where a kernel runs, not here
+    from label_pipeline.kernel.path_stats import PathStats
 
 # The kernel is passed in (the assets take it from the PathStatsKernel resource), so tests and
 # benchmarks can run the label builders without Dagster.
-KernelFn = Callable[..., PathStats]
+KernelFn = Callable[..., "PathStats"]
 
 # The reference's dtypes of the per-side path stats.
 SIDE_FIELDS = {

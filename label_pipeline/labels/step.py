@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from label_pipeline.config import EffectiveConfig
-from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
 from label_pipeline.labels.path_stats_frame import KernelFn, compute_for_replay
+
+if TYPE_CHECKING:
+    from label_pipeline.kernel.path_stats import PathStats
+
+
+def compute_path_stats(*args: Any, **kwargs: Any) -> PathStats:
+    """``label_pipeline.kernel.compute_path_stats``, imported on the first call: the kernel module
+    imports numba, which loading the code location does not need."""
+    from label_pipeline.kernel.path_stats import compute_path_stats as kernel
+
+    return kernel(*args, **kwargs)
 
 
 @dataclass

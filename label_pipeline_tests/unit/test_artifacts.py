@@ -7,12 +7,14 @@ import sys
 
 from dagster import AssetKey
 
-from label_pipeline.artifacts import ARTIFACTS, LABEL, LABEL_ARTIFACTS, RUN_SYMBOL, at_grain, steps
+from label_pipeline.artifacts import ARTIFACTS, LABEL, LABEL_ARTIFACTS, RUN_SYMBOL, artifact, at_grain, steps
 from label_pipeline.assets.labels import label_code_version
-from label_pipeline.dagster_types import DAGSTER_TYPES
+from label_pipeline.config import load_effective_config
+from label_pipeline.dagster_types import DAGSTER_TYPES, type_check
 from label_pipeline.definitions import build_definitions
 from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
 from label_pipeline.label_contract import CHECK_DESCRIPTIONS, COLUMNS
+from label_pipeline.labels.step import StepInputs
 from label_pipeline.settings import Settings
 
 
@@ -57,3 +59,35 @@ def test_importing_the_code_location_starts_no_thread_and_no_harness() -> None:
         "assert not harness, harness\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_loading_the_code_location_imports_no_kernel_and_no_charting() -> None:
+    """numba (the kernels) and matplotlib (the charts) load when a step runs or draws, not with the
+    code location: every process that loads it (the UI, the daemon, each run's worker, each
+    ``label-pipeline`` command) would pay ~0.5 s for them."""
+    code = (
+        "import sys\n"
+        "import label_pipeline.definitions\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite', 'matplotlib'))\n"
+        "assert not heavy, heavy[:10]\n"
+        "ours = {'label_pipeline.engine', 'label_pipeline.kernel.path_stats', 'label_pipeline.kernel.sweep',\n"
+        "        'label_pipeline.kernel.windows'}\n"
+        "assert not ours & set(sys.modules), sorted(ours & set(sys.modules))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_type_check_runs_the_dagster_pandas_type_directly() -> None:
+    """``type_check`` is the artifact's dagster-pandas check (what ``check_dagster_type`` ran, without
+    its ephemeral instance): a frame of the registry passes, a wrong dtype or a missing column fails
+    with the constraint's description."""
+    plan = artifact("price_plan_context")
+    frame = plan.builder()(StepInputs(config=load_effective_config()))[plan.name]
+    # the dagster-pandas checks use no context (the label step passes its step's type-check context)
+    assert type_check(plan.name, frame, None).success  # type: ignore[arg-type]
+    column = next(c.name for c in plan.columns if str(frame[c.name].dtype) == "float64")
+    bad = frame.astype({column: "object"})
+    result = type_check(plan.name, bad, None)  # type: ignore[arg-type]
+    assert not result.success and column in (result.description or "")
+    missing = type_check(plan.name, frame.drop(columns=[column]), None)  # type: ignore[arg-type]
+    assert not missing.success
