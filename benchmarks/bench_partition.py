@@ -141,6 +141,7 @@ def _instance_home(path: Path, postgres_url: str | None = None, queue: int | Non
             f"  config:\n    max_concurrent_runs: {queue}\n"
             "run_launcher:\n  module: dagster.core.launcher\n  class: DefaultRunLauncher\n"
         )
+    text += os.environ.get("BENCH_INSTANCE_YAML", "")  # extra instance settings to compare (sqlite/postgres phases)
     (path / "dagster.yaml").write_text(text)
     return path
 

@@ -198,7 +198,8 @@ def write_parquet_atomic(
     return path.stat().st_size
 
 
-ROW_GROUP_ROWS = 131_072  # fixed, so a file's bytes do not depend on how its partition was chunked
+ROW_GROUP_ROWS = 32_768  # fixed, so a file's bytes do not depend on how its partition was chunked; small, as
+# each artifact holds up to this many rows until they are written (-70 MB peak on a symbol-year vs 131,072)
 
 
 def _text_for_null(schema: pa.Schema) -> pa.Schema:
