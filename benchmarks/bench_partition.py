@@ -346,7 +346,7 @@ def child_memory(spec: dict) -> dict:
     wrap(quality_mod.Quality, "facts", "engine: quality facts + chart")
     wrap(engine_mod._Sink, "finish", "engine: sink finish (file footer, distribution)")
     wrap(engine_mod.PartitionOutput, "publish", "publish (rename)")
-    wrap(labels_mod, "_type_problems", "dagster-pandas type checks (check_dagster_type)")
+    wrap(labels_mod, "_type_problems", "dagster-pandas type checks (type_check)")
     wrap(labels_mod, "label_manifest", "manifests")
     defs = build_definitions(spec["runs"], spec["store"])
     with DagsterInstance.from_config(str(_instance_home(Path(spec["home"])))) as instance:
