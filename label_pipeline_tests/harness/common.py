@@ -10,11 +10,24 @@ from pathlib import Path
 import pytest
 
 from label_pipeline.artifacts import LABEL_ARTIFACTS, RUN_SYMBOL
+from label_pipeline.demo.sample_data import Messiness
 
 # The reference's label artifacts of a (run, symbol) partition, in registry order.
 LABEL_ASSETS: list[str] = [a.name for a in LABEL_ARTIFACTS if a.grain == RUN_SYMBOL and a.in_reference]
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 REQUIRE_ENVS = ("LABEL_PIPELINE_REQUIRE_SERVICES", "CI")
+# Valid but messy input slices (gaps, NaNs, shuffled rows, naive times, missing feature rows), and the
+# location the input-contract unit tests name in their messages.
+MESSY = Messiness(
+    gap_fraction=0.05,
+    nan_close_fraction=0.05,
+    nan_spread_fraction=0.05,
+    nan_high_low_fraction=0.05,
+    shuffle=True,
+    naive_event_time=True,
+    feature_fraction=0.9,
+)
+CONTRACT_WHERE = "run 'r', symbol 'S': test file"
 
 
 def services_required() -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from label_pipeline.demo.sample_data import CLEAN, Messiness, make_run_frames, write_run
+from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
+from label_pipeline_tests.harness.golden_cases import MESSY  # the golden fixtures' messiness
 from label_pipeline_tests.harness.parity import (
     LABEL_ASSETS,
     assert_frames_match,
@@ -23,15 +24,6 @@ from label_pipeline_tests.harness.reference import reference_available
 
 pytestmark = pytest.mark.skipif(not reference_available(), reason="../shared/reference is not present")
 
-MESSY = Messiness(
-    gap_fraction=0.02,
-    nan_close_fraction=0.01,
-    nan_spread_fraction=0.03,
-    nan_high_low_fraction=0.01,
-    shuffle=True,
-    naive_event_time=True,
-    feature_fraction=0.9,
-)
 
 H1 = {
     "direction": {"horizon_minutes": 1},

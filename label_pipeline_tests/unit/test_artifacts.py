@@ -50,24 +50,17 @@ def test_jobs_and_code_versions_cover_every_artifact_by_construction() -> None:
     assert built == {a.name for a in LABEL_ARTIFACTS}
 
 
-def test_importing_the_code_location_starts_no_thread_and_no_harness() -> None:
+def test_loading_the_code_location_is_light() -> None:
+    """Importing the code location starts no thread and imports no test harness, no kernel and no
+    charting: numba (the kernels) and matplotlib (the charts) load when a step runs or draws, not in
+    every process that loads the location (the UI, the daemon, each run's worker, each
+    ``label-pipeline`` command), which would pay ~0.5 s for them."""
     code = (
         "import sys, threading\n"
         "import label_pipeline.definitions\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
         "harness = sorted(m for m in sys.modules if m.startswith('label_pipeline_tests'))\n"
         "assert not harness, harness\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, env={"PATH": "/usr/bin:/bin"})
-
-
-def test_loading_the_code_location_imports_no_kernel_and_no_charting() -> None:
-    """numba (the kernels) and matplotlib (the charts) load when a step runs or draws, not with the
-    code location: every process that loads it (the UI, the daemon, each run's worker, each
-    ``label-pipeline`` command) would pay ~0.5 s for them."""
-    code = (
-        "import sys\n"
-        "import label_pipeline.definitions\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite', 'matplotlib'))\n"
         "assert not heavy, heavy[:10]\n"
         "ours = {'label_pipeline.engine', 'label_pipeline.kernel.path_stats', 'label_pipeline.kernel.sweep',\n"

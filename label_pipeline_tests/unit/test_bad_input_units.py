@@ -31,17 +31,8 @@ from label_pipeline.demo.sample_data import CLEAN, Messiness, make_run_frames, w
 from label_pipeline.input_contract import MAX_LISTED, validate_feature_slice, validate_replay_slice
 from label_pipeline.inputs import InputDataError, read_symbol_slice, run_files
 from label_pipeline.keys import PartitionKeyError, validate_key
-
-MESSY = Messiness(
-    gap_fraction=0.05,
-    nan_close_fraction=0.05,
-    nan_spread_fraction=0.05,
-    nan_high_low_fraction=0.05,
-    shuffle=True,
-    naive_event_time=True,
-    feature_fraction=0.9,
-)
-WHERE = "run 'r', symbol 'S': test file"
+from label_pipeline_tests.harness.common import CONTRACT_WHERE as WHERE
+from label_pipeline_tests.harness.common import MESSY
 
 
 def _frames(messiness: Messiness = CLEAN, n: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:

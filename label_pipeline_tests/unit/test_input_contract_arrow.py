@@ -25,17 +25,8 @@ from label_pipeline.input_contract import (
     validate_feature_slice,
     validate_replay_slice,
 )
-
-WHERE = "run 'r', symbol 'S': test file"
-MESSY = Messiness(
-    gap_fraction=0.05,
-    nan_close_fraction=0.05,
-    nan_spread_fraction=0.05,
-    nan_high_low_fraction=0.05,
-    shuffle=True,
-    naive_event_time=True,
-    feature_fraction=0.9,
-)
+from label_pipeline_tests.harness.common import CONTRACT_WHERE as WHERE
+from label_pipeline_tests.harness.common import MESSY
 
 
 def _frames(messiness: Messiness = CLEAN, n: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:
