@@ -90,6 +90,11 @@ for i in range(rounds):
         while versions.get(sha(target)) != "B" and time.monotonic() < deadline:
             time.sleep(duration / 4)
     else:
+        # Once the writer runs (its first temporary file exists: on a loaded machine a new process
+        # may wait longer for a core than the random delay), kill it at a random point.
+        deadline = time.monotonic() + 30
+        while not any(f"-{pid}." in p.name for p in target.parent.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.001)
         time.sleep(rng.uniform(0.0, 2.5 * duration))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
