@@ -21,13 +21,20 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
-    RunsFilter,
 )
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.storage.dagster_run import FINISHED_STATUSES, RunRecord
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
-from label_pipeline.automation.work import FAILED, FRESH, IN_PROGRESS, MISSING, STALE, WorkFinder
+from label_pipeline.automation.work import (
+    FAILED,
+    FRESH,
+    IN_PROGRESS,
+    MISSING,
+    STALE,
+    WorkFinder,
+    partition_runs,
+    run_partition,
+)
 from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS
 from label_pipeline.keys import SYMBOL_DIM
 from label_pipeline.partitions import partition_key, run_partitions, run_symbol_partitions
@@ -106,7 +113,7 @@ class _Runs:
         self._instance = instance
         self._by_key: dict[str, list[RunRecord]] = {}
         for record in records:
-            key = record.dagster_run.tags.get(PARTITION_NAME_TAG)
+            key = run_partition(record.dagster_run)
             if key is not None:
                 self._by_key.setdefault(key, []).append(record)
 
@@ -199,18 +206,15 @@ def run_status(
     others = sorted(registered - set(symbols))
     finder = WorkFinder(instance, asset_graph)
 
-    plan_runs = _Runs(instance, instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: run_id})))
+    plan_runs = _Runs(instance, partition_runs(instance, [run_id]))
     plan_state = finder.classify(PLAN_JOB_ASSETS, [run_id], run_partitions)[run_id]
     plan = _describe(instance, finder, plan_runs, PLAN_JOB_ASSETS, run_id, plan_state)
 
     keys = {s: str(partition_key(run_id, s)) for s in [*own, *others]}
     states = finder.classify(LABEL_JOB_ASSETS, list(keys.values()), run_symbol_partitions)
-    # the runs of the partitions that need one (by the partition tag every partitioned run carries)
+    # the runs of the partitions that need one (by their partition tag, or an asset backfill's range)
     asked = [keys[s] for s in keys if s in own or states[keys[s]] != MISSING]
-    label_runs = _Runs(
-        instance,
-        instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: asked})) if asked else [],
-    )
+    label_runs = _Runs(instance, partition_runs(instance, asked))
     statuses = {
         s: _describe(instance, finder, label_runs, LABEL_JOB_ASSETS, keys[s], states[keys[s]]) for s in own
     }

@@ -23,6 +23,7 @@ from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGra
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCause, StaleStatus
 from dagster._core.events import RunFailureReason
 from dagster._core.loader import LoadingContext
+from dagster._core.storage.dagster_run import DagsterRun, RunRecord
 from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -41,6 +42,26 @@ ATTEMPT_TAG = "label_pipeline/attempt"
 MISSING, FAILED, STALE = "missing", "failed", "stale"
 IN_PROGRESS, FRESH = "in_progress", "fresh"
 NEEDS_WORK = (MISSING, FAILED, STALE)
+
+
+def run_partition(run: DagsterRun) -> str | None:
+    """The one partition a run materializes: its partition tag, or (a run of an asset backfill with
+    one partition per run) the range of one key it carries instead; None for anything else."""
+    key = run.tags.get(PARTITION_NAME_TAG)
+    if key is not None:
+        return key
+    start = run.tags.get(ASSET_PARTITION_RANGE_START_TAG)
+    return start if start is not None and start == run.tags.get(ASSET_PARTITION_RANGE_END_TAG) else None
+
+
+def partition_runs(instance: DagsterInstance, keys: Sequence[str], limit: int | None = None) -> list[RunRecord]:
+    """The runs of these partitions (``run_partition``), newest first: at most ``limit`` of each tag form."""
+    if not keys:
+        return []
+    tagged = instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: list(keys)}), limit=limit)
+    ranged = instance.get_run_records(RunsFilter(tags={ASSET_PARTITION_RANGE_START_TAG: list(keys)}), limit=limit)
+    records = [*tagged, *(r for r in ranged if run_partition(r.dagster_run) is not None)]
+    return sorted(records, key=lambda record: record.create_timestamp, reverse=True)
 
 
 class _Scope(LoadingContext):
@@ -123,17 +144,10 @@ class WorkFinder:
         steps. A run lost to the infrastructure (its process died with a code server, it never
         started, a worker was killed) says nothing about its inputs and code: it is not counted,
         and the partition is requested again."""
-        # a run of one partition is tagged with it; an asset backfill's run with a one-key range
-        records = [
-            *self._instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: key}), limit=1),
-            *self._instance.get_run_records(
-                RunsFilter(tags={ASSET_PARTITION_RANGE_START_TAG: key, ASSET_PARTITION_RANGE_END_TAG: key}),
-                limit=1,
-            ),
-        ]
+        records = partition_runs(self._instance, [key], limit=1)
         if not records:
             return None
-        run = max(records, key=lambda record: record.create_timestamp).dagster_run
+        run = records[0].dagster_run
         if run.status != DagsterRunStatus.FAILURE:
             return None
         if run.tags.get(RUN_FAILURE_REASON_TAG) != RunFailureReason.STEP_FAILURE.value:

@@ -193,6 +193,8 @@ def test_a_run_lost_to_the_infrastructure_does_not_stop_the_schedule(tmp_path, i
     from dagster import DagsterRunStatus
     from dagster._core.events import JobFailureData, RunFailureReason
 
+    from label_pipeline.automation.status import run_status
+
     feature, replay = _frames()
     bad = replay["symbol"] == "AAA"
     replay.loc[bad[bad].index[:3], "high"] = -1.0
@@ -205,15 +207,22 @@ def test_a_run_lost_to_the_infrastructure_does_not_stop_the_schedule(tmp_path, i
     execute_run_requests(defs, instance, first, default_job="label_job", raise_on_error=False)
     assert ticker.schedule("label_backfill_schedule") == []  # failed in its step, same attempt
     request = next(r for r in first if str(r.partition_key) == key)
-    lost = instance.create_run_for_job(
+    lost = instance.create_run_for_job(  # a run of an asset backfill (deploy/run.sh backfill): a one-key range
         defs.resolve_job_def("label_job"),
         status=DagsterRunStatus.STARTING,
-        tags={**request.tags, "dagster/partition": key},
+        tags={
+            **request.tags,
+            "dagster/asset_partition_range_start": key,
+            "dagster/asset_partition_range_end": key,
+        },
     )
     instance.report_run_failed(  # what run monitoring records for a run that never started
         lost, "timed out", JobFailureData(error=None, failure_reason=RunFailureReason.START_TIMEOUT)
     )
     assert [str(r.partition_key) for r in ticker.schedule("label_backfill_schedule")] == [key]
+    status = run_status(instance, defs.resolve_asset_graph(), RUN, SYMBOLS).symbols["AAA"]
+    assert (status.state, status.dagster_run_id) == ("failed", lost.run_id), status
+    assert "not retried" not in status.reason
 
 
 def test_a_partition_that_failed_on_its_inputs_is_not_retried_until_they_change(tmp_path, instance) -> None:
