@@ -33,6 +33,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._core.storage.tags import PARTITION_NAME_TAG
 
+from label_pipeline.automation.work import run_partition
 from label_pipeline.inputs import InputDataError, run_symbols
 from label_pipeline.jobs import LABEL_JOB_ASSETS, label_job
 from label_pipeline.keys import RUN_DIM, SYMBOL_DIM
@@ -47,7 +48,7 @@ def _pair(run: DagsterRun) -> tuple[str, str] | None:
     symbol = run.tags.get(f"{PARTITION_NAME_TAG}/{SYMBOL_DIM}")
     if run_id is not None and symbol is not None:
         return run_id, symbol
-    key = run.tags.get(PARTITION_NAME_TAG)
+    key = run_partition(run)  # its partition tag, or an asset backfill's one-key range
     if key is None or key.count("|") != 1:
         return None
     run_id, symbol = key.split("|")  # dimensions in name order: run_id|symbol

@@ -31,7 +31,7 @@ COORDINATOR = {
 }
 
 
-def _launch(context, job: str, key: str, assets: list[str] | None = None) -> str:
+def _launch(context, job: str, key: str, assets: list[str] | None = None, as_range: bool = False) -> str:
     selector = {
         "repositoryLocationName": "label_pipeline",
         "repositoryName": "__repository__",
@@ -39,6 +39,12 @@ def _launch(context, job: str, key: str, assets: list[str] | None = None) -> str
     }
     if assets:
         selector["assetSelection"] = [{"path": [a]} for a in assets]
+    # a run of an asset backfill (the UI's, deploy/run.sh backfill) carries a one-key range instead
+    tags = (
+        [{"key": f"dagster/asset_partition_range_{end}", "value": key} for end in ("start", "end")]
+        if as_range
+        else [{"key": "dagster/partition", "value": key}]
+    )
     result = execute_dagster_graphql(
         context,
         LAUNCH_PIPELINE_EXECUTION_MUTATION,
@@ -46,7 +52,7 @@ def _launch(context, job: str, key: str, assets: list[str] | None = None) -> str
             "executionParams": {
                 "selector": selector,
                 "runConfigData": {},
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+                "executionMetadata": {"tags": tags},
             }
         },
     )
@@ -71,9 +77,10 @@ def test_a_phantom_pair_launched_from_the_ui_is_refused_before_it_starts(tmp_pat
             with define_out_of_process_context(str(REPO_ROOT / "workspace.yaml"), None, instance) as context:
                 phantom = _launch(context, "label_job", "r1|CCC")
                 from_asset_graph = _launch(context, "__ASSET_JOB", "r2|AAA", ["feature_frame"])
+                from_backfill = _launch(context, "label_job", "r1|CCC", as_range=True)
                 real = _launch(context, "label_job", "r1|AAA")
 
-            for run_id, key in ((phantom, "r1|CCC"), (from_asset_graph, "r2|AAA")):
+            for run_id, key in ((phantom, "r1|CCC"), (from_asset_graph, "r2|AAA"), (from_backfill, "r1|CCC")):
                 run = instance.get_run_by_id(run_id)
                 assert run.status == DagsterRunStatus.CANCELED, key
                 messages = [
