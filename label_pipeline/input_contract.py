@@ -154,9 +154,12 @@ def _event_time_ms_agrees(event_time: pd.Series, open_ms: np.ndarray) -> np.ndar
     overflow): naive times are UTC, tz-aware ones are compared as instants."""
     if isinstance(event_time.dtype, pd.DatetimeTZDtype):
         event_time = event_time.dt.tz_convert("UTC").dt.tz_localize(None)
-    values = event_time
-    unit = np.datetime_data(values.to_numpy().dtype)[0]
-    raw = values.to_numpy().view("int64")
+    values = event_time.to_numpy()
+    return _instant_agrees(values.view("int64"), np.datetime_data(values.dtype)[0], open_ms)
+
+
+def _instant_agrees(raw: np.ndarray, unit: str, open_ms: np.ndarray) -> np.ndarray:
+    """Whether each raw UTC time in ``unit`` is exactly the instant ``open_ms`` (integer arithmetic)."""
     per_ms = {"ns": 1_000_000, "us": 1_000, "ms": 1}
     if unit in per_ms:
         f = per_ms[unit]
@@ -486,15 +489,6 @@ class _Unique:
         return len(pc.unique(column)) == len(column)
 
 
-def _agrees(event_time: pa.DataType, raw: np.ndarray, open_ms: np.ndarray) -> np.ndarray:
-    unit = event_time.unit
-    per_ms = {"ns": 1_000_000, "us": 1_000, "ms": 1}
-    if unit in per_ms:
-        f = per_ms[unit]
-        return (raw % f == 0) & (raw // f == open_ms)
-    return (open_ms % 1000 == 0) & (open_ms // 1000 == raw)  # seconds
-
-
 def _times_ok(block: pa.Table) -> bool:
     """``_time_checks`` pass: no missing event time, minute-aligned open times that equal it."""
     if block.column("event_time").null_count:
@@ -502,7 +496,8 @@ def _times_ok(block: pa.Table) -> bool:
     open_ms = _block_ints(block, "open_time_ms")
     if (open_ms % MINUTE_MS != 0).any():
         return False
-    return bool(_agrees(block.schema.field("event_time").type, _block_ints(block, "event_time"), open_ms).all())
+    unit = block.schema.field("event_time").type.unit
+    return bool(_instant_agrees(_block_ints(block, "event_time"), unit, open_ms).all())
 
 
 def _numbers_ok(block: pa.Table, columns: Sequence[str], nonnegative: Sequence[str]) -> bool:

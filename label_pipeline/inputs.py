@@ -213,10 +213,15 @@ def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _plain_type(type_: pa.DataType) -> pa.DataType:
+    """The type ``_plain_text`` gives a column: ``string`` for any text type, else its own."""
+    value_type = type_.value_type if pa.types.is_dictionary(type_) else type_
+    return pa.string() if _is_text(value_type) else type_
+
+
 def _plain_array(array: pa.Array) -> pa.Array:
     """One column of ``_plain_text``."""
-    type_ = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
-    return array.cast(pa.string()) if _is_text(type_) and array.type != pa.string() else array
+    return array.cast(pa.string()) if _plain_type(array.type) != array.type else array
 
 
 def _plain_text(table: pa.Table) -> pa.Table:
@@ -224,8 +229,7 @@ def _plain_text(table: pa.Table) -> pa.Table:
     ``string_view`` column is the same text, and the labels carry the reference's ``object``
     strings whatever the file used."""
     for i, field in enumerate(table.schema):
-        type_ = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
-        if _is_text(type_) and field.type != pa.string():
+        if _plain_type(field.type) != field.type:
             table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
     return table
 
