@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 
+from label_pipeline import kernel  # its names load the numba kernel on first use, not here
 from label_pipeline.config import CHUNK_DAYS, EffectiveConfig, load_effective_config
 from label_pipeline.inputs import RunFiles, run_files
 from label_pipeline.labels.path_stats_frame import KernelFn
@@ -35,16 +36,12 @@ class PathStatsKernel(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.warm_up:
-            from label_pipeline.kernel import path_stats
-
-            path_stats.warm_up()
+            kernel.warm_up()
 
     @property
     def compute(self) -> KernelFn:
         """The kernel function (``label_pipeline.kernel.compute_path_stats``)."""
-        from label_pipeline.kernel import path_stats
-
-        return path_stats.compute_path_stats
+        return kernel.compute_path_stats
 
 
 class LabelConfig(ConfigurableResource):

@@ -35,6 +35,7 @@ mutation($params: LaunchBackfillParams!) {
 
 def backfill_params(job_name: str, partition_keys: Sequence[str]) -> dict:
     """The ``LaunchBackfillParams`` of an asset backfill of ``job_name``'s assets (``label_pipeline.jobs``)."""
+    from label_pipeline.automation.work import REASON_TAG
     from label_pipeline.jobs import LABEL_JOB_ASSETS, PLAN_JOB_ASSETS, label_job, price_plan_job
 
     assets = {label_job.name: LABEL_JOB_ASSETS, price_plan_job.name: PLAN_JOB_ASSETS}
@@ -43,7 +44,7 @@ def backfill_params(job_name: str, partition_keys: Sequence[str]) -> dict:
     return {
         "assetSelection": [{"path": list(key.path)} for key in assets[job_name]],
         "partitionNames": list(partition_keys),
-        "tags": [{"key": "label_pipeline/reason", "value": "shell backfill"}],
+        "tags": [{"key": REASON_TAG, "value": "shell backfill"}],
     }
 
 

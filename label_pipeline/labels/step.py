@@ -13,19 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from label_pipeline import kernel as kernel_package
 from label_pipeline.config import EffectiveConfig
 from label_pipeline.labels.path_stats_frame import KernelFn, compute_for_replay
 
 if TYPE_CHECKING:
     from label_pipeline.kernel.path_stats import PathStats
-
-
-def compute_path_stats(*args: Any, **kwargs: Any) -> PathStats:
-    """``label_pipeline.kernel.compute_path_stats``, imported on the first call: the kernel module
-    imports numba, which loading the code location does not need."""
-    from label_pipeline.kernel.path_stats import compute_path_stats as kernel
-
-    return kernel(*args, **kwargs)
 
 
 @dataclass
@@ -35,7 +28,8 @@ class StepInputs:
     replay: pd.DataFrame | None = None
     plan: dict[str, Any] | None = None  # the stored price plan, in its JSON keys (plan_from_frame)
     upstream: Mapping[str, pd.DataFrame] = field(default_factory=dict)
-    kernel: KernelFn = compute_path_stats
+    # the package's names load the numba kernel on first use (label_pipeline.kernel), not on import
+    kernel: KernelFn = field(default_factory=lambda: kernel_package.compute_path_stats)
     _stats: dict[tuple[int, float, float], PathStats] = field(default_factory=dict, repr=False)
 
     def path_stats(self, horizon: int, target_bps: float, stop_bps: float) -> PathStats:
