@@ -17,7 +17,7 @@ here: the label step (``assets/labels.py``) wires it, and tests and benchmarks c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,13 +31,17 @@ from upath import UPath
 from label_pipeline.artifacts import INPUT, RUN_SYMBOL, Artifact, artifact, at_grain
 from label_pipeline.config import CHUNK_DAYS, EffectiveConfig
 from label_pipeline.hashing import TableHasher
+from label_pipeline.input_contract import InputDataError
 from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
 from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.label_contract import CheckOutcome, check_label_frame, merge_outcomes
+from label_pipeline.labels.accumulate import Accumulator
+from label_pipeline.labels.arrow import numbers
 from label_pipeline.labels.joins import require_increasing
 from label_pipeline.labels.path_stats_frame import KernelFn
 from label_pipeline.labels.step import StepInputs
 from label_pipeline.quality import Quality, bar_gaps, labelled_rows, unlabelled_causes
+from label_pipeline.slices import FileSlice, InputErrors, NotStreamable, Slice, Streamed, TableSlice
 from label_pipeline.storage import CONTENT_HASH_KEY, ROW_COUNT_KEY, StagedFile
 
 TYPE_CHECK_ROWS = 1_000  # the dagster-pandas type runs on this many rows of each artifact (it is slow per row)
@@ -82,20 +86,20 @@ class PartitionOutput:
 class _ChunkInputs(StepInputs):
     """A chunk of feature rows with the bars its windows reach: the builders see ``replay`` as the
     bars from ``reach`` bars before the chunk's first feature time to ``reach`` bars (and minutes)
-    after its last, so nothing they do scans the partition's bars; path stats are computed on the
-    partition's bar arrays, block-aligned, and their ``row_index`` made relative to that window."""
+    after its last, read from the partition's bars (``label_pipeline.slices``), so nothing they
+    do scans or holds the partition's bars. Path stats start on the kernel's block boundaries
+    counted from the partition's first bar, and their ``row_index`` is relative to that window."""
 
-    def __init__(
-        self, bars: Mapping[str, np.ndarray], replay: pa.Table, first_ms: int, last_ms: int, reach: int, **kwargs: Any
-    ):
-        bar_ms = bars["open_time_ms"]
-        first = int(np.searchsorted(bar_ms, first_ms, side="left"))
-        last = int(np.searchsorted(bar_ms, last_ms, side="right"))
-        last_by_time = int(np.searchsorted(bar_ms, last_ms + reach * MINUTE_MS, side="right"))
+    def __init__(self, bars: Slice, first_ms: int, last_ms: int, reach: int, **kwargs: Any):
+        first = bars.locate(first_ms, "left")
+        last = bars.locate(last_ms, "right")
+        last_by_time = bars.locate(last_ms + reach * MINUTE_MS, "right")
+        self._n = bars.num_rows
         self._lo = max(first - reach, 0)
-        self._hi = min(max(last + reach, last_by_time), len(bar_ms))
-        super().__init__(replay=replay.slice(self._lo, self._hi - self._lo), **kwargs)
-        self._bars = bars
+        self._hi = min(max(last + reach, last_by_time), self._n)
+        window = bars.rows(self._lo, self._hi)
+        super().__init__(replay=window, **kwargs)
+        self.bars = _bar_arrays(window)  # the window's arrays: position i is the partition's lo + i
         self._first, self._last = first, last
 
     def path_stats(self, horizon: int, target_bps: float, stop_bps: float) -> PathStats:
@@ -108,15 +112,16 @@ class _ChunkInputs(StepInputs):
         start, stop = self._first, self._last + horizon
         if horizon > 1:
             start -= start % (horizon - 1)  # the kernel's vol blocks, counted from the first bar
-        window = slice(start, min(stop, len(self._bars["open_time_ms"])))
-        if window.start < self._lo or window.stop > self._hi:
+        stop = min(stop, self._n)
+        if start < self._lo or stop > self._hi:
             raise ValueError(f"horizon {horizon} reaches beyond the chunk's bars [{self._lo}, {self._hi})")
+        window = slice(start - self._lo, stop - self._lo)
         stats = self.kernel(
-            self._bars["open_time_ms"][window],
-            self._bars["close"][window],
-            self._bars["high"][window],
-            self._bars["low"][window],
-            self._bars["spread_bps"][window],
+            self.bars["open_time_ms"][window],
+            self.bars["close"][window],
+            self.bars["high"][window],
+            self.bars["low"][window],
+            self.bars["spread_bps"][window],
             horizon,
             target_bps,
             stop_bps,
@@ -125,12 +130,14 @@ class _ChunkInputs(StepInputs):
 
 
 def _reach(config: EffectiveConfig) -> int:
-    """The widest horizon of the chunk builders (bars or minutes past a feature row), plus one."""
+    """The widest horizon of the chunk builders and the sweep (bars or minutes past a feature
+    row), plus one."""
     label = config.label
     horizons = (
         label["direction"]["horizon_minutes"],
         label["entry"]["max_hold_minutes"],
         label["continue"]["horizon_minutes"],
+        *label["sweep"]["max_hold_minutes"],
     )
     return max(int(h) for h in horizons) + 1
 
@@ -154,16 +161,22 @@ class _Sink:
     def __init__(
         self, art: Artifact, path: UPath, check: Callable[..., list[CheckOutcome]] | None, charts: bool = True
     ):
-        self.art = art
-        self.quality = Quality(art, charts) if art.layer != INPUT and art.in_reference else None
-        self.path = path
-        self.check = check
+        self.art, self.path, self.check, self.charts = art, path, check, charts
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over (a streamed input read whole after all): the staged file so far is dropped."""
+        if getattr(self, "staged", None) is not None:
+            self.staged.discard()
+        self.quality = Quality(self.art, self.charts) if self.art.layer != INPUT and self.art.in_reference else None
         self.staged: StagedFile | None = None
         self.hasher: TableHasher | None = None
         self.counts: dict[Any, int] = {}
         self.outcomes: list[list[CheckOutcome]] = []
         self.sample: pd.DataFrame | None = None
         self.rows = 0
+        self.times: list[int] = []  # an input slice's first and last event time (ns), for its manifest
+        self.result: ArtifactResult | None = None
 
     def open(self, schema: pa.Schema) -> None:
         self.staged = StagedFile(self.path, schema)
@@ -177,6 +190,12 @@ class _Sink:
         if self.sample is None or (len(self.sample) == 0 and table.num_rows):
             self.sample = table.slice(0, TYPE_CHECK_ROWS).to_pandas()
         self.rows += table.num_rows
+        if self.art.layer == INPUT and table.num_rows:
+            span = pc.min_max(table.column("event_time").cast(pa.int64()))
+            self.times = [
+                min([span["min"].as_py(), *self.times[:1]]),
+                max([span["max"].as_py(), *self.times[1:]]),
+            ]
         if self.art.target_column:
             counts = pc.value_counts(table.column(self.art.target_column))
             for value, count in zip(
@@ -196,7 +215,18 @@ class _Sink:
 
         pending.append(writer.submit(write))
 
+    def _reread(self, columns: list[str]) -> Iterator[pa.Table]:
+        """The finished (unpublished) file's ``columns``, a row group at a time."""
+        with FileSlice(self.staged.readable()) as stored:
+            for g in range(stored.file.num_row_groups):
+                yield stored.file.read_row_group(g, columns=columns, use_threads=False)
+
     def finish(self) -> ArtifactResult:
+        """Close the file (once: a streamed input is finished before the labels are built)."""
+        if self.result is not None:
+            return self.result
+        if self.staged is None:  # no rows were ever added
+            self.open(pa.schema([]))
         digest = self.hasher.hexdigest()
         self.staged.finish({CONTENT_HASH_KEY: digest, ROW_COUNT_KEY: str(self.rows)})
         distribution = None
@@ -205,7 +235,10 @@ class _Sink:
             index = pd.Index(list(self.counts), dtype=dtype)
             series = pd.Series(list(self.counts.values()), index=index, dtype="int64")
             distribution = series.sort_values(ascending=False).to_dict()  # as value_counts orders them
-        return ArtifactResult(
+        extra: dict[str, Any] = {"quality": self.quality.facts(self._reread)} if self.quality is not None else {}
+        if self.art.layer == INPUT:
+            extra["event_time_ns"] = tuple(self.times) if self.times else (None, None)
+        self.result = ArtifactResult(
             artifact=self.art,
             rows=self.rows,
             content_hash=digest,
@@ -214,8 +247,9 @@ class _Sink:
             distribution=distribution,
             outcomes=merge_outcomes(self.outcomes),
             staged=self.staged,
-            extra={"quality": self.quality.facts()} if self.quality is not None else {},
+            extra=extra,
         )
+        return self.result
 
 
 # label artifact -> (the family whose rows decide "labelled", the config key of its horizon, joined by time)
@@ -257,44 +291,78 @@ def _chunks(n: int, size: int) -> Iterable[tuple[int, int]]:
         yield start, min(start + size, n)
 
 
-def label_partition(
-    *,
-    selected: Iterable[str],
-    paths: Callable[[str], UPath],
-    config: EffectiveConfig,
-    features: pa.Table,
-    replay: pa.Table,
-    plan: dict[str, Any] | None = None,
-    stored_entry: Callable[[], pa.Table] | None = None,
-    kernel: KernelFn = compute_path_stats,
-    chunk_rows: int = CHUNK_DAYS * 1440,
-    charts: bool = True,
-) -> PartitionOutput:
-    """Build, write (unpublished), hash and check the ``selected`` artifacts of one partition.
+InputSource = pa.Table | Streamed | FileSlice | TableSlice
 
-    ``features`` / ``replay`` are the partition's normalised input tables (feature rows in file
-    order, bars in event-time order); ``paths(name)`` is where each artifact is stored; ``plan`` is
-    the stored price plan (needed by the artifacts that read it); ``stored_entry`` loads the stored
-    entry labels when position samples are selected without them. On any error every staged file
-    is discarded.
-    """
-    wanted = [a for a in at_grain(RUN_SYMBOL) if a.name in set(selected)]
-    labels = [a for a in wanted if a.layer != INPUT]
-    features, replay = features.combine_chunks(), replay.combine_chunks()
-    bars = _bar_arrays(replay)
-    feature_ms = np.asarray(features.column("open_time_ms").to_numpy(), dtype="int64")
-    check_args = {
-        "max_hold_minutes": int(config.label["entry"]["max_hold_minutes"]),
-        "price_plan_id": config.price_plan_id,
-        "price_plan_hash": config.price_plan_hash,
-    }
-    sinks = {
-        a.name: _Sink(a, paths(a.name), None if a.layer == INPUT else check_label_frame, charts) for a in wanted
-    }
+
+def _drain(pending: list[Future]) -> None:
+    for future in pending:
+        future.result()
+    pending.clear()
+
+
+def _input_slices(
+    sources: Mapping[str, InputSource],
+    sinks: Mapping[str, _Sink],
+    writer: ThreadPoolExecutor,
+    pending: list[Future],
+    chunk_rows: int,
+) -> dict[str, Slice]:
+    """Each input as a slice the pass reads by range. A streamed one is staged as its input
+    artifact (checked and hashed as it is read) and then read back from that file, a chunk at a
+    time; one that cannot be streamed is read whole. Every input's problems are raised together."""
+    slices: dict[str, Slice] = {}
+    errors: dict[str, InputDataError] = {}
+    for name, source in sources.items():
+        sink = sinks.get(name)
+        if isinstance(source, Streamed) and sink is not None:
+            try:
+                for batch in source.batches():
+                    sink.add(batch, writer, pending)
+                    while len(pending) > 2:  # bound the batches in flight (memory)
+                        pending.pop(0).result()
+                _drain(pending)
+                slices[name] = FileSlice(sink.finish().staged.readable())
+                continue
+            except NotStreamable:
+                _drain(pending)
+                sink.reset()
+        if isinstance(source, Streamed):
+            try:
+                source = source.whole()
+            except InputDataError as exc:
+                errors[name] = exc
+                continue
+        if isinstance(source, pa.Table):
+            source = TableSlice(source)
+            if sink is not None:
+                for start, stop in _chunks(source.num_rows, chunk_rows):
+                    sink.add(source.rows(start, stop), writer, pending)
+        slices[name] = source
+    if errors:
+        raise InputErrors(errors)
+    return slices
+
+
+def _label_pass(
+    slices: Mapping[str, Slice],
+    labels: list[Artifact],
+    sinks: Mapping[str, _Sink],
+    config: EffectiveConfig,
+    plan: dict[str, Any] | None,
+    stored_entry: Callable[[], pa.Table] | None,
+    kernel: KernelFn,
+    chunk_rows: int,
+    charts: bool,
+    check_args: Mapping[str, Any],
+    writer: ThreadPoolExecutor,
+    pending: list[Future],
+) -> dict[str, Accumulator]:
+    """The chunks of the single pass; returns the partition-scope artifacts' accumulators."""
+    features, bars = slices["feature_frame"], slices["replay_1m"]
     # builders to run per chunk: every selected label's, entry's when position is built from it,
     # and those whose frames a partition-scope artifact needs
     accumulators = {
-        a.name: a.builder()(config, features, replay, bars, charts) for a in labels if a.scope == "partition"
+        a.name: a.builder()(config, features, charts) for a in labels if a.scope == "partition"
     }
     needed = {a.name for a in labels if a.scope == "chunk"}
     for acc in accumulators.values():
@@ -308,73 +376,102 @@ def label_partition(
             continue  # built from the entry labels: this chunk's, or the stored ones
         art = artifact(name)
         builders.setdefault(art.build, art.builder())
-
-    gaps = bar_gaps(bars["open_time_ms"])
     reach = _reach(config)
-    if builders:  # the joins need one bar per time; each chunk's builders see only its window
-        require_increasing(bars["open_time_ms"], "replay_1m")
+    for start, stop in _chunks(features.num_rows, chunk_rows):
+        if not builders and not accumulators:
+            break
+        chunk = features.rows(start, stop)
+        times = numbers(chunk, "open_time_ms", "int64")
+        inputs = _ChunkInputs(
+            bars,
+            int(times.min()) if len(times) else 0,
+            int(times.max()) if len(times) else -1,
+            reach,
+            config=config,
+            features=chunk,
+            plan=plan,
+            kernel=kernel,
+        )
+        if builders:  # the joins need one bar per time
+            require_increasing(inputs.bars["open_time_ms"], "replay_1m")
+        frames: dict[str, pa.Table] = {}
+        for build in builders.values():
+            frames.update(build(inputs))
+        if "position_state_samples" in needed and not position_from_store:
+            inputs.upstream = {"entry_labels": frames["entry_labels"]}
+            frames.update(artifact("position_state_samples").builder()(inputs))
+        labelled = {
+            family: labelled_rows(times, frames[family])
+            for family in ("direction_labels", "entry_labels", "continue_labels")
+            if family in frames
+        }
+        for acc in accumulators.values():
+            acc.add(start, stop, chunk, inputs.bars, frames, labelled)
+        _count_unlabelled(sinks, labelled, times, inputs.bars, bar_gaps(inputs.bars["open_time_ms"]), config)
+        for art in labels:
+            if art.name in frames and art.name in sinks:
+                extra = {"entry_labels": frames["entry_labels"]} if art.name == "position_state_samples" else {}
+                sinks[art.name].add(frames[art.name], writer, pending, **check_args, **extra)
+        for done in [f for f in pending if f.done()]:
+            done.result()  # surface a write error early
+        pending[:] = [f for f in pending if not f.done()]
+        while len(pending) > 2 * len(sinks):  # bound the chunks in flight (memory)
+            pending.pop(0).result()
+    if position_from_store:
+        entry = stored_entry()
+        inputs = StepInputs(config=config, upstream={"entry_labels": entry})
+        samples = artifact("position_state_samples").builder()(inputs)["position_state_samples"]
+        sinks["position_state_samples"].add(samples, writer, pending, **check_args, entry_labels=entry)
+    for name, acc in accumulators.items():
+        for table in acc.tables(chunk_rows):
+            sinks[name].add(table, writer, pending, **check_args)
+    _drain(pending)
+    return accumulators
+
+
+def label_partition(
+    *,
+    selected: Iterable[str],
+    paths: Callable[[str], UPath],
+    config: EffectiveConfig,
+    features: InputSource,
+    replay: InputSource,
+    plan: dict[str, Any] | None = None,
+    stored_entry: Callable[[], pa.Table] | None = None,
+    kernel: KernelFn = compute_path_stats,
+    chunk_rows: int = CHUNK_DAYS * 1440,
+    charts: bool = True,
+) -> PartitionOutput:
+    """Build, write (unpublished), hash and check the ``selected`` artifacts of one partition.
+
+    ``features`` / ``replay`` are the partition's normalised inputs (feature rows in file order,
+    bars in event-time order): tables, slices of stored files, or ``Streamed`` from the run's
+    files (then their input artifacts must be selected: the staged files are what the pass
+    reads); ``paths(name)`` is where each artifact is stored; ``plan`` is the stored price plan
+    (needed by the artifacts that read it); ``stored_entry`` loads the stored entry labels when
+    position samples are selected without them. On any error every staged file is discarded.
+    """
+    wanted = [a for a in at_grain(RUN_SYMBOL) if a.name in set(selected)]
+    labels = [a for a in wanted if a.layer != INPUT]
+    check_args = {
+        "max_hold_minutes": int(config.label["entry"]["max_hold_minutes"]),
+        "price_plan_id": config.price_plan_id,
+        "price_plan_hash": config.price_plan_hash,
+    }
+    sinks = {
+        a.name: _Sink(a, paths(a.name), None if a.layer == INPUT else check_label_frame, charts) for a in wanted
+    }
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-writer")
     pending: list[Future] = []
     output = PartitionOutput({})
+    slices: dict[str, Slice] = {}
     try:
-        if "replay_1m" in sinks:
-            for start, stop in _chunks(replay.num_rows, chunk_rows):
-                sinks["replay_1m"].add(replay.slice(start, stop - start), writer, pending)
-        for start, stop in _chunks(features.num_rows, chunk_rows):
-            chunk = features.slice(start, stop - start)
-            if "feature_frame" in sinks:
-                sinks["feature_frame"].add(chunk, writer, pending)
-            if not builders and not accumulators:
-                continue
-            times = feature_ms[start:stop]
-            inputs = _ChunkInputs(
-                bars,
-                replay,
-                int(times.min()) if len(times) else 0,
-                int(times.max()) if len(times) else -1,
-                reach,
-                config=config,
-                features=chunk,
-                plan=plan,
-                kernel=kernel,
-            )
-            frames: dict[str, pa.Table] = {}
-            for build in builders.values():
-                frames.update(build(inputs))
-            if "position_state_samples" in needed and not position_from_store:
-                inputs.upstream = {"entry_labels": frames["entry_labels"]}
-                frames.update(artifact("position_state_samples").builder()(inputs))
-            labelled = {
-                family: labelled_rows(times, frames[family])
-                for family in ("direction_labels", "entry_labels", "continue_labels")
-                if family in frames
-            }
-            for acc in accumulators.values():
-                acc.add(start, stop, frames, labelled)
-            _count_unlabelled(sinks, labelled, times, bars, gaps, config)
-            for art in labels:
-                if art.name in frames and art.name in sinks:
-                    extra = (
-                        {"entry_labels": frames["entry_labels"]}
-                        if art.name == "position_state_samples"
-                        else {}
-                    )
-                    sinks[art.name].add(frames[art.name], writer, pending, **check_args, **extra)
-            for done in [f for f in pending if f.done()]:
-                done.result()  # surface a write error early
-            pending[:] = [f for f in pending if not f.done()]
-            while len(pending) > 2 * len(sinks):  # bound the chunks in flight (memory)
-                pending.pop(0).result()
-        if position_from_store:
-            entry = stored_entry()
-            inputs = StepInputs(config=config, upstream={"entry_labels": entry})
-            samples = artifact("position_state_samples").builder()(inputs)["position_state_samples"]
-            sinks["position_state_samples"].add(samples, writer, pending, **check_args, entry_labels=entry)
-        for name, acc in accumulators.items():
-            for table in acc.tables(chunk_rows):
-                sinks[name].add(table, writer, pending, **check_args)
-        for future in pending:
-            future.result()
+        slices = _input_slices(
+            {"feature_frame": features, "replay_1m": replay}, sinks, writer, pending, chunk_rows
+        )
+        accumulators = _label_pass(
+            slices, labels, sinks, config, plan, stored_entry, kernel, chunk_rows, charts, check_args, writer, pending
+        )
         output.results = {name: sink.finish() for name, sink in sinks.items()}
         for name, acc in accumulators.items():
             output.results[name].extra.update(acc.facts())
@@ -384,5 +481,9 @@ def label_partition(
             if sink.staged is not None:
                 sink.staged.discard()
         raise
+    finally:
+        for piece in slices.values():
+            if isinstance(piece, FileSlice):
+                piece.close()
     writer.shutdown(wait=True)
     return output

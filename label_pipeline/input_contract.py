@@ -513,44 +513,99 @@ def _numbers_ok(block: pa.Table, columns: Sequence[str], nonnegative: Sequence[s
     return True
 
 
-def _replay_table_ok(table: pa.Table) -> bool:
-    if not _dtypes_ok(table, REPLAY_KINDS):
-        return False
-    bars = _Unique()
-    tiny = np.finfo(np.float64).tiny
-    for start in range(0, table.num_rows, BLOCK_ROWS):
-        block = table.slice(start, BLOCK_ROWS)
+class ArrowChecks:
+    """The Arrow twin of one file's pandas contract, fed block by block (the whole slice, or the
+    batches of a streamed read): ``add`` is False as soon as a block fails a check, ``finish``
+    whether the slice's keys are unique (settled as they come while they increase, else on the
+    ``undecided`` key columns). ``streamable`` stays True while bars come in time order, so a
+    streamed slice needs no sort."""
+
+    def __init__(self, kinds: dict[str, str], keys: Sequence[str], ordered: str | None = None):
+        self.kinds, self.ordered = kinds, ordered
+        self.keys = {k: _Unique() for k in keys}
+        self.last_time: int | None = None
+        self.in_order = True
+
+    @property
+    def streamable(self) -> bool:
+        return self.in_order
+
+    @property
+    def undecided(self) -> list[str]:
+        """The keys whose uniqueness needs all of them (they did not increase)."""
+        return [k for k, u in self.keys.items() if not u.increasing]
+
+    def add(self, block: pa.Table) -> bool:
+        if not _dtypes_ok(block, self.kinds) or not self._rows_ok(block):
+            return False
+        for key, unique in self.keys.items():
+            unique.add(block.column(key).combine_chunks())
+        if self.ordered is not None and self.in_order and block.num_rows and not block.column(self.ordered).null_count:
+            times = _block_ints(block, self.ordered)
+            first = int(times[0])
+            self.in_order = bool((times[1:] >= times[:-1]).all()) and (self.last_time is None or first >= self.last_time)
+            self.last_time = int(times[-1])
+        return True
+
+    def finish(self, table: pa.Table | None = None) -> bool:
+        """Whether the keys are unique: known while they increased, else decided on ``table``'s
+        columns of the ``undecided`` keys."""
+        if not self.undecided:
+            return True
+        if table is None:
+            raise ValueError("keys that do not increase are checked on all of them")
+        return all(self.keys[k].unique(table.column(k)) for k in self.undecided)
+
+    def _rows_ok(self, block: pa.Table) -> bool:
+        raise NotImplementedError
+
+    def table_ok(self, table: pa.Table) -> bool:
+        """The whole slice, in blocks of ``BLOCK_ROWS``."""
+        if not table.num_rows:
+            return _dtypes_ok(table, self.kinds)
+        for start in range(0, table.num_rows, BLOCK_ROWS):
+            if not self.add(table.slice(start, BLOCK_ROWS)):
+                return False
+        return self.finish(table)
+
+
+class ReplayChecks(ArrowChecks):
+    def __init__(self) -> None:
+        super().__init__(REPLAY_KINDS, ["open_time_ms"], ordered="event_time")
+
+    def _rows_ok(self, block: pa.Table) -> bool:
         if not _times_ok(block) or not _numbers_ok(block, [*PRICE_COLUMNS, "spread_bps"], ["spread_bps"]):
             return False
-        bars.add(block.column("open_time_ms").combine_chunks())
+        tiny = np.finfo(np.float64).tiny
         prices = {c: _block_floats(block, c) for c in PRICE_COLUMNS}
         with np.errstate(invalid="ignore"):
             for values in prices.values():
                 if ((values <= 0) | (values < tiny)).any():  # NaN compares false: missing prices pass
                     return False
             high, low, close = prices["high"], prices["low"], prices["close"]
-            if (high < low).any() or (close < low).any() or (close > high).any():
-                return False
-    return bars.unique(table.column("open_time_ms"))
+            return not ((high < low).any() or (close < low).any() or (close > high).any())
 
 
-def _feature_table_ok(table: pa.Table) -> bool:
-    if not _dtypes_ok(table, FEATURE_KINDS):
-        return False
-    if table.column("sample_id").null_count:
-        return False
-    numeric = [
-        c for c in ("spread_bps", "spread_rank_24h_pct", "realized_vol_15m_bps", "ret_15m_bps") if c in table.column_names
-    ]
-    ids, times = _Unique(), _Unique()
-    for start in range(0, table.num_rows, BLOCK_ROWS):
-        block = table.slice(start, BLOCK_ROWS)
+class FeatureChecks(ArrowChecks):
+    def __init__(self) -> None:
+        super().__init__(FEATURE_KINDS, ["sample_id", "open_time_ms"])
+
+    def _rows_ok(self, block: pa.Table) -> bool:
+        if block.column("sample_id").null_count:
+            return False
+        numeric = [
+            c for c in ("spread_bps", "spread_rank_24h_pct", "realized_vol_15m_bps", "ret_15m_bps") if c in block.column_names
+        ]
         if not _times_ok(block) or not _numbers_ok(block, numeric, ["spread_bps", "realized_vol_15m_bps"]):
             return False
         rank = _block_floats(block, "spread_rank_24h_pct")
         with np.errstate(invalid="ignore"):
-            if ((rank < 0) | (rank > 1)).any():
-                return False
-        ids.add(block.column("sample_id").combine_chunks())
-        times.add(block.column("open_time_ms").combine_chunks())
-    return ids.unique(table.column("sample_id")) and times.unique(table.column("open_time_ms"))
+            return not ((rank < 0) | (rank > 1)).any()
+
+
+def _replay_table_ok(table: pa.Table) -> bool:
+    return ReplayChecks().table_ok(table)
+
+
+def _feature_table_ok(table: pa.Table) -> bool:
+    return FeatureChecks().table_ok(table)

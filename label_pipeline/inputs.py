@@ -20,8 +20,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from label_pipeline.artifacts import FEATURE_COLUMNS, FEATURE_OPTIONAL_COLUMNS, REPLAY_COLUMNS
-from label_pipeline.input_contract import InputDataError, arrow_frame, check_feature_table, check_replay_table
+from label_pipeline.input_contract import (
+    FeatureChecks,
+    InputDataError,
+    ReplayChecks,
+    arrow_frame,
+    check_feature_table,
+    check_replay_table,
+)
 from label_pipeline.keys import RUN_DIM, PartitionKeyError, validate_key
+from label_pipeline.slices import NotStreamable
 
 __all__ = [
     "FEATURE_OPTIONAL",
@@ -37,7 +45,9 @@ __all__ = [
     "normalize_replay",
     "read_symbol_slice",
     "run_files",
+    "check_file",
     "run_symbols",
+    "symbol_batches",
 ]
 
 # The columns read are the input artifacts' (label_pipeline.artifacts). data_quality_flag is required
@@ -159,6 +169,19 @@ def _in_time_order(times: pa.ChunkedArray) -> bool:
     return bool((values[1:] >= values[:-1]).all())
 
 
+def _symbol_groups(parquet: pq.ParquetFile, symbol: str) -> list[int]:
+    """The row groups whose statistics may hold ``symbol``."""
+    index = parquet.schema_arrow.get_field_index("symbol")
+    groups = []
+    for i in range(parquet.num_row_groups):
+        stats = parquet.metadata.row_group(i).column(index).statistics
+        if stats is not None and stats.has_min_max and isinstance(stats.min, str):
+            if not (stats.min <= symbol <= stats.max):
+                continue
+        groups.append(i)
+    return groups
+
+
 def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
     """One symbol's rows: only the row groups whose statistics may hold it are decoded, on this
     thread (Arrow's dataset scanner, which ``pq.read_table(filters=...)`` uses, leaves thread-pool
@@ -168,14 +191,7 @@ def _read_symbol_rows(path: Path, columns: list[str], symbol: str) -> pa.Table:
     batch, not the file, and each column is one contiguous array, allocated once. Text columns
     come back as plain strings (``_plain_text``), whatever the file stored them as."""
     parquet = pq.ParquetFile(path)
-    index = parquet.schema_arrow.get_field_index("symbol")
-    groups = []
-    for i in range(parquet.num_row_groups):
-        stats = parquet.metadata.row_group(i).column(index).statistics
-        if stats is not None and stats.has_min_max and isinstance(stats.min, str):
-            if not (stats.min <= symbol <= stats.max):
-                continue
-        groups.append(i)
+    groups = _symbol_groups(parquet, symbol)
     schema = _plain_text(parquet.schema_arrow.empty_table().select(columns)).schema
 
     def batches(column: str) -> Iterator[pa.Array]:
@@ -234,7 +250,9 @@ def _plain_text(table: pa.Table) -> pa.Table:
     return table
 
 
-def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
+def _opened(files: RunFiles, which: str, symbol: str) -> tuple[Path, list[str], str]:
+    """The file's path, the columns to read and how to name it: the file-level checks (exists,
+    readable schema, required columns, a text symbol column)."""
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -259,9 +277,13 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
             f"{where}: column 'symbol' has type {symbol_type}; it must be a string column. Nothing is converted: "
             "write the symbols as strings in the source and rewrite the file"
         )
-    columns = list(read) + [c for c in optional if c in schema.names]
+    return path, list(read) + [c for c in optional if c in schema.names], where
+
+
+def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
+    path, columns, where = _opened(files, which, symbol)
     try:
-        if pa.types.is_null(symbol_type):
+        if pa.types.is_null(pq.read_schema(path).field("symbol").type):
             rows, present, table = 0, [], None
         else:
             table = _read_symbol_rows(path, columns, symbol)
@@ -287,6 +309,53 @@ def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
     else:
         check_replay_table(table, where)
     return table
+
+
+def check_file(files: RunFiles, which: str, symbol: str) -> None:
+    """The file-level checks alone (exists, readable schema, required columns, text symbols), so a
+    partition names a missing run or file before it reads or builds anything."""
+    _opened(files, which, symbol)
+
+
+def symbol_batches(files: RunFiles, which: str, symbol: str) -> Iterator[pa.Table]:
+    """``read_symbol_table`` as a stream of checked, normalised batches of at most ``BATCH_ROWS``
+    file rows, so a slice of any span is read in a batch's memory. The Arrow contract checks each
+    batch as it comes; anything the stream cannot settle raises ``NotStreamable`` and the caller
+    reads the slice whole (``read_symbol_table``), which names the problem or sorts the bars: a
+    batch that fails a check, keys that are not unique, bars out of time order (the sort needs
+    every bar), no rows for the symbol. Keys that do not increase are checked at the end on
+    their own column, read again."""
+    path, columns, _ = _opened(files, which, symbol)
+    checks = FeatureChecks() if which == "feature" else ReplayChecks()
+    rows = 0
+    try:
+        parquet = pq.ParquetFile(path)
+        if pa.types.is_null(parquet.schema_arrow.field("symbol").type):
+            raise NotStreamable(which)
+        groups = _symbol_groups(parquet, symbol)
+        metadata = parquet.schema_arrow.metadata
+        for batch in parquet.iter_batches(
+            batch_size=BATCH_ROWS, row_groups=groups, columns=columns, use_threads=False
+        ) if groups else ():
+            mask = pc.fill_null(pc.equal(_plain_array(batch.column("symbol")), symbol), False)
+            block = pa.Table.from_batches([batch]).filter(mask)
+            if not block.num_rows:
+                continue
+            block = _plain_text(block.select(columns).replace_schema_metadata(metadata))
+            if not checks.add(block) or not checks.streamable:
+                raise NotStreamable(which)
+            rows += block.num_rows
+            yield _utc_ns(block)
+    except (pa.ArrowException, OSError) as exc:
+        raise NotStreamable(which) from exc
+    if rows == 0:
+        raise NotStreamable(which)
+    try:  # keys out of order (shuffled rows, random ids): their uniqueness needs every key
+        keys = _read_symbol_rows(path, checks.undecided, symbol) if checks.undecided else None
+    except (pa.ArrowException, OSError) as exc:
+        raise NotStreamable(which) from exc
+    if not checks.finish(keys):
+        raise NotStreamable(which)
 
 
 def normalize_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Label quality at a glance: numbers every label step records as asset metadata, so the UI's Plots
 tab charts them across partitions, and a readable report per artifact.
 
-Computed in the single pass on the chunks already in memory (counts, histograms and the MFE/MAE
-values; no second read): per side the target / stop / timeout / ambiguous and entry-target rates,
+Computed in the single pass on the chunks already in memory (counts and histograms), except the
+MFE/MAE quantiles and histograms, which one more read of the finished file settles exactly in
+bounded memory (``OrderStats``): per side the target / stop / timeout / ambiguous and entry-target rates,
 median times to target and stop, MFE and MAE quantiles; for every label artifact the share of
 feature rows without a label and why; the class balance of every target column per split.
 Pure: numpy and Arrow, no Dagster.
@@ -10,7 +11,7 @@ Pure: numpy and Arrow, no Dagster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,71 @@ from label_pipeline.labels.arrow import numbers
 SIDES = ("LONG", "SHORT")
 WEEK_NS = 7 * 86_400 * 10**9
 QUANTILES = (0.1, 0.5, 0.9)
+EXCURSIONS = ("mfe_bps", "mae_bps")
 # Why a feature row has no label, in the order a row is assigned its first applicable cause.
 CAUSES = ("no_bar", "nan_entry_close", "tail_shorter_than_horizon", "window_crosses_gap", "nan_exit_close")
+
+
+BUCKET_BITS = 16  # order-preserving buckets of a float64: 65,536 counts per column and side
+CHART_QUANTILE = 0.99  # the chart's histograms are clipped here
+# How a column's values are read again, chunk by chunk: (the side of each row, the values)
+Reread = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+def _buckets(values: np.ndarray) -> np.ndarray:
+    """Each float64's top ``BUCKET_BITS`` bits with the sign folded so that the buckets sort as the
+    values do (every value of a bucket is at most every value of the next)."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    key = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
+    return (key >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
+
+
+class OrderStats:
+    """Exact quantiles (numpy's linear method) of one column's non-NaN values, fed chunk by chunk,
+    in memory that does not grow with the rows: the chunks only count values per bucket; at the
+    end one more pass over the values (``quantiles(reread)``) keeps just those in the buckets the
+    wanted ranks fall in, and the ranks are read off them."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(1 << BUCKET_BITS, dtype=np.int64)
+        self.n = 0
+        self.finite_min, self.finite_max = np.inf, -np.inf
+
+    def add(self, values: np.ndarray) -> None:
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return
+        self.counts += np.bincount(_buckets(values), minlength=len(self.counts))
+        self.n += len(values)
+        finite = values[np.isfinite(values)]
+        if len(finite):
+            self.finite_min = min(self.finite_min, float(finite.min()))
+            self.finite_max = max(self.finite_max, float(finite.max()))
+
+    def quantiles(self, qs: Iterable[float], values_again: Iterable[np.ndarray]) -> list[float]:
+        qs = list(qs)
+        if self.n == 0:
+            return [float("nan")] * len(qs)
+        spots = [(self.n - 1) * q for q in qs]
+        ranks = sorted({r for h in spots for r in (int(np.floor(h)), min(int(np.floor(h)) + 1, self.n - 1))})
+        ends = np.cumsum(self.counts)
+        of_rank = {r: int(np.searchsorted(ends, r, side="right")) for r in ranks}
+        wanted = np.array(sorted(set(of_rank.values())), dtype=np.int64)
+        kept = []
+        for values in values_again:
+            values = values[~np.isnan(values)]
+            kept.append(values[np.isin(_buckets(values), wanted)])
+        kept_sorted = np.sort(np.concatenate(kept)) if kept else np.zeros(0)
+        # where each wanted bucket's values start among the kept ones
+        start = dict(zip(wanted.tolist(), np.concatenate([[0], np.cumsum(self.counts[wanted])[:-1]]).tolist(), strict=True))
+        below = {b: int(ends[b - 1]) if b else 0 for b in wanted.tolist()}
+        value = {r: float(kept_sorted[start[of_rank[r]] + r - below[of_rank[r]]]) for r in ranks}
+        out = []
+        for h in spots:
+            lo = int(np.floor(h))
+            a, b = value[lo], value[min(lo + 1, self.n - 1)]
+            out.append(a if a == b else a + (h - lo) * (b - a))
+        return out
 
 
 def _targets(art: Artifact) -> list[str]:
@@ -47,7 +111,7 @@ class Quality:
         self.paths = "side" in art.column_names and "time_to_target_ms" in art.column_names
         self.side_counts: dict[str, dict[str, int]] = {s: {} for s in SIDES}
         self.times: dict[str, dict[str, np.ndarray]] = {s: {} for s in SIDES}
-        self.excursions: dict[str, dict[str, list[np.ndarray]]] = {s: {"mfe_bps": [], "mae_bps": []} for s in SIDES}
+        self.excursions = {s: {c: OrderStats() for c in EXCURSIONS} for s in SIDES}
         self.unlabelled: dict[str, int] | None = None
         self.feature_rows = 0
         self.weekly: dict[str, dict[int, list[int]]] = {s: {} for s in SIDES}  # week -> [rows, targets]
@@ -81,8 +145,8 @@ class Quality:
                     old = self.times[name].get(column, np.zeros(0, dtype=np.int64))
                     size = max(len(old), len(hist))
                     self.times[name][column] = np.pad(old, (0, size - len(old))) + np.pad(hist, (0, size - len(hist)))
-                for column in ("mfe_bps", "mae_bps"):
-                    self.excursions[name][column].append(numbers(table, column, "float64")[mask])
+                for column in EXCURSIONS:
+                    self.excursions[name][column].add(numbers(table, column, "float64")[mask])
                 weeks = numbers(table, "event_time", "int64")[mask] // WEEK_NS
                 targets = numbers(table, "entry_target", "int64")[mask]
                 if len(weeks):
@@ -101,16 +165,11 @@ class Quality:
             self.unlabelled[cause] += n
         self.feature_rows += feature_rows
 
-    def _excursions(self, side: str, column: str) -> np.ndarray:
-        """Every row's value of one side's column, joined once (the chunks' arrays are dropped, so
-        the quantiles and the chart share one copy)."""
-        pieces = self.excursions[side][column]
-        if len(pieces) != 1:
-            pieces[:] = [np.concatenate(pieces) if pieces else np.zeros(0)]
-        return pieces[0]
-
-    def facts(self) -> dict[str, Any]:
-        """Flat numbers (plotted across partitions), and the nested tables for the report."""
+    def facts(self, reread: Callable[[list[str]], Iterator[pa.Table]] | None = None) -> dict[str, Any]:
+        """Flat numbers (plotted across partitions), and the nested tables for the report.
+        ``reread(columns)`` yields the finished file's rows again, a row group at a time (the
+        excursions' exact quantiles and histograms need a second look at the values)."""
+        excursions = self._excursion_facts(reread) if self.paths else {}
         flat: dict[str, float | int] = {}
         sides: dict[str, dict[str, Any]] = {}
         if self.paths:
@@ -129,11 +188,9 @@ class Quality:
                     entry[key] = slot.get(flag, 0) / rows if rows else float("nan")
                 for column in ("time_to_target_ms", "time_to_stop_ms"):
                     entry[f"median_{column[:-3]}_min"] = _hist_median(self.times[name].get(column))
-                for column in ("mfe_bps", "mae_bps"):
-                    values = self._excursions(name, column)
-                    values = values[~np.isnan(values)]
-                    for q in QUANTILES:
-                        entry[f"{column[:-4]}_p{int(q * 100)}_bps"] = float(np.quantile(values, q)) if len(values) else float("nan")
+                for column in EXCURSIONS:
+                    for q, value in zip(QUANTILES, excursions["quantiles"][name][column], strict=False):
+                        entry[f"{column[:-4]}_p{int(q * 100)}_bps"] = value
                 entry["rows"] = rows
                 sides[name] = entry
                 flat.update({f"{prefix}_{k}": v for k, v in entry.items() if k != "rows"})
@@ -149,11 +206,7 @@ class Quality:
                 flat[f"{self.art.target_column}_rate"] = sum(v.get("1", 0) for v in counts.values()) / rows
         chart = None
         if self.charts and self.art.name == "entry_labels" and any(self.weekly[s] for s in SIDES):
-            chart = entry_chart_png(
-                self.weekly,
-                {s: self._excursions(s, "mfe_bps") for s in SIDES},
-                {s: self._excursions(s, "mae_bps") for s in SIDES},
-            )
+            chart = entry_chart_png(self.weekly, excursions["histograms"]["mfe_bps"], excursions["histograms"]["mae_bps"])
         return {
             "flat": flat,
             "sides": sides,
@@ -162,6 +215,43 @@ class Quality:
             "feature_rows": self.feature_rows,
             "chart_png": chart,
         }
+
+
+    def _excursion_facts(self, reread: Callable[[list[str]], Iterator[pa.Table]] | None) -> dict[str, Any]:
+        """Per side and column the quantiles, and (charts on, entry labels) the histogram of the
+        values clipped at 0 and at the larger side's p99, 40 bins between the clipped extremes."""
+        if reread is None:
+            raise ValueError("the excursion quantiles need the finished file's rows again")
+
+        def values_of(side: str, column: str) -> Iterator[np.ndarray]:
+            for table in reread(["side", column]):
+                mask = np.asarray(pc.equal(table.column("side"), side).to_numpy(zero_copy_only=False), dtype=bool)
+                yield numbers(table, column, "float64")[mask]
+
+        charted = self.charts and self.art.name == "entry_labels"
+        qs = (*QUANTILES, CHART_QUANTILE) if charted else QUANTILES
+        quantiles = {
+            side: {c: self.excursions[side][c].quantiles(qs, values_of(side, c)) for c in EXCURSIONS} for side in SIDES
+        }
+        histograms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {c: {} for c in EXCURSIONS}
+        if charted:
+            for column in EXCURSIONS:
+                # the p99 of the finite values: an infinite value (none in practice) sits past it
+                tops = [quantiles[s][column][-1] for s in SIDES if self.excursions[s][column].finite_max > -np.inf]
+                top = max(tops, default=1.0)
+                for side in SIDES:
+                    stats = self.excursions[side][column]
+                    if stats.finite_max == -np.inf:
+                        continue
+                    lo, hi = (float(np.clip(v, 0, top)) for v in (stats.finite_min, stats.finite_max))
+                    counts = np.zeros(40, dtype=np.int64)
+                    edges = None
+                    for values in values_of(side, column):
+                        finite = values[np.isfinite(values)]
+                        part, edges = np.histogram(np.clip(finite, 0, top), bins=40, range=(lo, hi))
+                        counts += part
+                    histograms[column][side] = (counts, edges)
+        return {"quantiles": quantiles, "histograms": histograms}
 
 
 def _hist_median(hist: np.ndarray | None) -> float:
@@ -315,8 +405,8 @@ def _fmt(value: Any) -> str:
 
 def entry_chart_png(
     weekly: Mapping[str, Mapping[int, list[int]]],
-    mfe: Mapping[str, np.ndarray],
-    mae: Mapping[str, np.ndarray],
+    mfe: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    mae: Mapping[str, tuple[np.ndarray, np.ndarray]],
 ) -> bytes:
     """One small PNG: the entry-target rate per week and side, and MFE / MAE histograms per side.
     matplotlib is imported here (Agg, no display), so only the steps that draw pay for it."""
@@ -337,15 +427,11 @@ def entry_chart_png(
     axes[0].legend(fontsize=7)
     axes[0].tick_params(labelsize=7)
     axes[0].tick_params(axis="x", labelrotation=30, labelsize=6)
-    for ax, values, title in ((axes[1], mfe, "MFE (bps)"), (axes[2], mae, "MAE (bps)")):
-        # one side's finite values at a time: the chart's copies are one side's, not all four arrays'
-        tops = [np.quantile(finite, 0.99) for v in values.values() if len(finite := v[np.isfinite(v)])]
-        top = max(tops, default=1.0)
-        for side in SIDES:
-            finite = values[side][np.isfinite(values[side])]
-            if len(finite):
-                ax.hist(np.clip(finite, 0, top), bins=40, histtype="step", label=side)
-            del finite
+    for ax, histograms, title in ((axes[1], mfe, "MFE (bps)"), (axes[2], mae, "MAE (bps)")):
+        for side in SIDES:  # (counts, edges) per side, from Quality._excursion_facts
+            if side in histograms:
+                counts, edges = histograms[side]
+                ax.stairs(counts, edges, label=side)
         ax.set_title(f"{title}, clipped at p99", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)

@@ -278,6 +278,12 @@ class StagedFile:
                     f"{self._tmp} holds {stored} rows after writing {self.rows}; not publishing {self.path}"
                 )
 
+    def readable(self) -> Any:
+        """The finished file, to read back before it is published: its path, or its bytes."""
+        if self._local:
+            return str(self._tmp)
+        return pa.BufferReader(self._handle.getvalue())
+
     def publish(self) -> int:
         """Put the finished file in place (atomic rename locally); returns its size."""
         if self._local:

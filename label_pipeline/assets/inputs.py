@@ -13,13 +13,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from dagster import Failure, MetadataValue
+from fsspec.implementations.local import LocalFileSystem
 
-from label_pipeline.inputs import InputDataError, file_identity, read_symbol_table
+from label_pipeline.inputs import InputDataError, check_file, file_identity, read_symbol_table, symbol_batches
 from label_pipeline.keys import SYMBOL_DIM, PartitionKeyError, validate_key
 from label_pipeline.resources import RunsRoot
+from label_pipeline.slices import FileSlice, Streamed
 from label_pipeline.storage import storage_path
 
 INPUT_CODE_VERSION = "inputs-1"
@@ -57,12 +57,12 @@ def require_unchanged(
         )
 
 
-def read_from_run(runs_root: RunsRoot, run_id: str, symbol: str, name: str) -> tuple[pa.Table, Path]:
-    """Read, check and normalise the partition's slice; bad input becomes a Dagster ``Failure`` whose
-    description is the whole explanation, so the UI shows it at the top of the failed step.
+def source_from_run(runs_root: RunsRoot, run_id: str, symbol: str, name: str) -> tuple[Streamed, Path]:
+    """The partition's slice of the run's file, to be read (streamed, or whole when it cannot be:
+    ``label_pipeline.slices``), checked and normalised by the label step; the file's path.
 
-    The keys are checked again here: a partition added outside ``register_partitions`` (the UI's
-    "add partition", the GraphQL API) has never been validated.
+    The keys are checked here, before anything is read: a partition added outside
+    ``register_partitions`` (the UI's "add partition", the GraphQL API) has never been validated.
     """
     which = FILE_OF_INPUT[name]
     source = ""
@@ -70,21 +70,39 @@ def read_from_run(runs_root: RunsRoot, run_id: str, symbol: str, name: str) -> t
         validate_key(symbol, SYMBOL_DIM)
         files = runs_root.files(run_id)  # validates the run id
         source = str(getattr(files, which))
-        return read_symbol_table(files, which, symbol), getattr(files, which)
+        check_file(files, which, symbol)
     except (InputDataError, PartitionKeyError) as exc:
-        raise Failure(
-            description=str(exc),
-            metadata={"run_id": run_id, "symbol": symbol, "file": source},
-            allow_retries=False,
-        ) from exc
+        raise input_failure(exc, run_id, symbol, source) from exc
+    return (
+        Streamed(
+            batches=lambda: symbol_batches(files, which, symbol),
+            whole=lambda: read_symbol_table(files, which, symbol),
+        ),
+        getattr(files, which),
+    )
+
+
+def input_failure(exc: Exception, run_id: str, symbol: str, source: str) -> Failure:
+    """Bad input as a Dagster ``Failure`` whose description is the whole explanation, so the UI
+    shows it at the top of the failed step."""
+    return Failure(
+        description=str(exc),
+        metadata={"run_id": run_id, "symbol": symbol, "file": source},
+        allow_retries=False,
+    )
 
 
 def read_from_store(store_root: str, run_id: str, symbol: str, name: str) -> pa.Table:
-    """The stored slice (labels selected without their inputs are built from it)."""
+    """The stored slice, whole (position samples built from the stored entry labels read them so)."""
+    with open_from_store(store_root, run_id, symbol, name) as stored:
+        return stored.rows(0, stored.num_rows)
+
+
+def open_from_store(store_root: str, run_id: str, symbol: str, name: str) -> FileSlice:
+    """The stored slice, read a chunk at a time (labels selected without their inputs are built from it)."""
     path = storage_path(store_root, name, run_id, symbol)
     try:
-        with path.open("rb") as handle:
-            return pq.ParquetFile(handle).read(use_threads=False)
+        return FileSlice(path.path if isinstance(path.fs, LocalFileSystem) else path.open("rb"))
     except FileNotFoundError as exc:
         raise Failure(
             description=f"{name} of partition {run_id}|{symbol} has no stored file at {path}; select {name} "
@@ -93,15 +111,14 @@ def read_from_store(store_root: str, run_id: str, symbol: str, name: str) -> pa.
         ) from exc
 
 
-def slice_metadata(table: pa.Table, identity: dict[str, Any]) -> dict[str, Any]:
+def slice_metadata(first_ns: int | None, last_ns: int | None, identity: dict[str, Any]) -> dict[str, Any]:
     """The slice's time range and the identity of the file version it was read from."""
 
-    def when(scalar: pa.Scalar) -> str:
-        return str(pd.Timestamp(scalar.value, unit="ns", tz="UTC")) if scalar.is_valid else ""
+    def when(ns: int | None) -> str:
+        return str(pd.Timestamp(ns, unit="ns", tz="UTC")) if ns is not None else ""
 
-    times = table.column("event_time")
     return {
-        "first_event_time": when(pc.min(times)) if table.num_rows else "",
-        "last_event_time": when(pc.max(times)) if table.num_rows else "",
+        "first_event_time": when(first_ns),
+        "last_event_time": when(last_ns),
         "source_file": MetadataValue.json(identity),
     }

@@ -9,8 +9,7 @@ partition as it was, so a bad entry frame never reaches position samples.
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from dagster import (
@@ -34,10 +33,11 @@ from label_pipeline.assets.inputs import (
     FILE_OF_INPUT,
     INPUT_CODE_VERSION,
     identities,
-    read_from_run,
+    open_from_store,
     read_from_store,
     require_unchanged,
     slice_metadata,
+    source_from_run,
 )
 from label_pipeline.assets.sources import SOURCE_KEYS
 from label_pipeline.config import LABEL_VERSION, EffectiveConfig
@@ -61,6 +61,7 @@ from label_pipeline.partitions import (
     plan_to_label_mapping,
     run_symbol_partitions,
 )
+from label_pipeline.slices import InputErrors
 from label_pipeline.storage import read_parquet, storage_path
 
 if TYPE_CHECKING:  # the engine (and the numba kernel it imports) is loaded when a step runs
@@ -258,7 +259,7 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
     store = context.resources.label_store.root
     runs_root = context.resources.runs_root
 
-    tables: dict[str, pa.Table] = {}
+    inputs: dict[str, Any] = {}
     sources = {}
     try:
         before = identities(runs_root, run_id) if selected & set(FILE_OF_INPUT) else {}
@@ -268,9 +269,9 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
     for name in FILE_OF_INPUT:
         try:
             if name in selected:
-                tables[name], sources[name] = read_from_run(runs_root, run_id, symbol, name)
+                inputs[name], sources[name] = source_from_run(runs_root, run_id, symbol, name)
             elif name in reads:
-                tables[name] = read_from_store(store, run_id, symbol, name)
+                inputs[name] = open_from_store(store, run_id, symbol, name)
         except Failure as exc:
             problems.append(exc)
     if problems:
@@ -279,8 +280,6 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
             metadata={k: v for p in problems for k, v in (p.metadata or {}).items()},
             allow_retries=False,
         )
-    if before:
-        require_unchanged(runs_root, run_id, symbol, {n: before[n] for n in sources})
     plan = None
     if "price_plan_context" in reads:
         plan = plan_from_frame(read_parquet(storage_path(store, "price_plan_context", run_id)))
@@ -290,14 +289,30 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
             raise Failure(description=str(exc), allow_retries=False) from exc
 
     try:
-        output = _label(context, store, run_id, symbol, selected, config, tables, plan)
+        output = _label(context, store, run_id, symbol, selected, config, inputs, plan)
+    except InputErrors as exc:  # both files' problems at once, so one rerun shows all to fix
+        raise Failure(
+            description=str(exc),
+            metadata={
+                "run_id": run_id,
+                "symbol": symbol,
+                "file": ", ".join(str(sources[name]) for name in exc.errors),
+            },
+            allow_retries=False,
+        ) from exc
     except OSError as exc:  # a full disk, a lost mount: named, and nothing of the partition published
         raise Failure(
             description=f"partition {run_id}|{symbol}: writing its files failed ({exc}); nothing was published, "
             "every stored file of the partition is as it was. Free space or fix the store and materialize again",
             metadata={"path": str(getattr(exc, "filename", "") or "")},
         ) from exc
-    yield from _finish(context, output, run_id, symbol, config, tables, sources, before)
+    try:
+        if before:  # the inputs were read during the pass: one version of them, or nothing published
+            require_unchanged(runs_root, run_id, symbol, {n: before[n] for n in sources})
+    except Failure:
+        output.discard()
+        raise
+    yield from _finish(context, output, run_id, symbol, config, before)
 
 
 def _label(
@@ -307,7 +322,7 @@ def _label(
     symbol: str,
     selected: set[str],
     config: EffectiveConfig,
-    tables: Mapping[str, pa.Table],
+    inputs: Mapping[str, Any],
     plan: dict | None,
 ) -> "PartitionOutput":
     from label_pipeline.engine import label_partition
@@ -317,8 +332,8 @@ def _label(
         selected=selected,
         paths=lambda name: storage_path(store, name, run_id, symbol),
         config=config,
-        features=tables.get("feature_frame", empty),
-        replay=tables.get("replay_1m", empty),
+        features=inputs.get("feature_frame", empty),
+        replay=inputs.get("replay_1m", empty),
         plan=plan,
         stored_entry=lambda: read_from_store(store, run_id, symbol, "entry_labels"),
         kernel=context.resources.path_stats.compute,
@@ -333,8 +348,6 @@ def _finish(
     run_id: str,
     symbol: str,
     config: EffectiveConfig,
-    tables: Mapping[str, pa.Table],
-    sources: Mapping[str, Path],
     before: Mapping[str, dict],
 ) -> Iterator:
     results = output.results
@@ -357,7 +370,7 @@ def _finish(
     reports = _reports(results)
     for r in results.values():
         metadata = (
-            input_manifest(r, slice_metadata(tables[r.artifact.name], before[r.artifact.name]))
+            input_manifest(r, slice_metadata(*r.extra["event_time_ns"], before[r.artifact.name]))
             if r.artifact.layer == INPUT
             else label_manifest(r, config, reports[r.artifact.name])
         )

@@ -42,6 +42,7 @@ O(M B) for the first-hit indices (int32) plus O(M) per hold plus O(T S K G Hmax)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
@@ -462,6 +463,31 @@ class SweepCounts:
     timeout_comp: np.ndarray  # float64 [T, S, K, 2, G]
     target_hist: tuple[np.ndarray, ...]  # per hold: int64 [T, S, 2, G, h]
     stop_hist: tuple[np.ndarray, ...]  # per hold: int64 [T, S, 2, G, h]
+
+    def with_splits(self, n_splits: int) -> SweepCounts:
+        """The same counts over ``n_splits`` split codes, the new ones empty (a pass's chunks meet
+        the splits one after another)."""
+        if n_splits == self.n_splits:
+            return self
+        if n_splits < self.n_splits:
+            raise ValueError(f"cannot drop split codes: {self.n_splits} -> {n_splits}")
+
+        def pad(a: np.ndarray, axis: int) -> np.ndarray:
+            widths = [(0, 0)] * a.ndim
+            widths[axis] = (0, n_splits - self.n_splits)
+            return np.pad(a, widths)
+
+        return dataclasses.replace(
+            self,
+            n_splits=n_splits,
+            rows=pad(self.rows, -1),
+            entry_target=pad(self.entry_target, -1),
+            ambiguous=pad(self.ambiguous, -1),
+            timeout_sum=pad(self.timeout_sum, -1),
+            timeout_comp=pad(self.timeout_comp, -1),
+            target_hist=tuple(pad(h, -2) for h in self.target_hist),
+            stop_hist=tuple(pad(h, -2) for h in self.stop_hist),
+        )
 
     def merge(self, other: SweepCounts) -> SweepCounts:
         """The counts of both inputs' rows together (e.g. two symbols of one run)."""

@@ -20,6 +20,7 @@ from label_pipeline.kernel import windows as windows_kernel
 from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.labels.arrow import numbers
 from label_pipeline.labels.joins import inner_match
+from label_pipeline.slices import Slice
 
 # label family -> (the artifact whose rows say "labelled", the config key of its horizon)
 FAMILIES: dict[str, tuple[str, tuple[str, str]]] = {
@@ -37,27 +38,49 @@ def codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype="int64"), encoded.dictionary
 
 
+class Codes:
+    """``codes`` of a column fed chunk by chunk: numbered in order of first appearance, as
+    ``pc.dictionary_encode`` numbers a whole column, so the codes and names do not depend on the
+    chunking."""
+
+    def __init__(self, type_: pa.DataType):
+        self.type = type_
+        self._code: dict[Any, int] = {}
+
+    def add(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        local, values = codes(column)
+        mapping = np.empty(len(values), dtype=np.int64)
+        for i, value in enumerate(values.to_pylist()):
+            mapping[i] = self._code.setdefault(value, len(self._code))
+        return mapping[local]
+
+    @property
+    def names(self) -> pa.Array:
+        return pa.array(list(self._code), type=self.type)
+
+
 class Accumulator:
     """One partition-scope artifact being built over the chunks of the single pass."""
 
     name: str
     needs: tuple[str, ...] = ()  # chunk artifacts it needs the frames of
 
-    def __init__(
-        self,
-        config: EffectiveConfig,
-        features: pa.Table,
-        replay: pa.Table,
-        bars: Mapping[str, np.ndarray],
-        charts: bool = True,
-    ):
-        self.config, self.features, self.replay, self.bars, self.charts = config, features, replay, bars, charts
+    def __init__(self, config: EffectiveConfig, features: Slice, charts: bool = True):
+        self.config, self.features, self.charts = config, features, charts
+        self.feature_schema = features.rows(0, 0).schema
 
     def add(
-        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+        self,
+        start: int,
+        stop: int,
+        chunk: pa.Table,
+        bars: Mapping[str, np.ndarray],
+        frames: Mapping[str, pa.Table],
+        labelled: Mapping[str, np.ndarray],
     ) -> None:
-        """One chunk: feature rows ``start:stop``, the chunk's label frames, and which of its rows
-        each of direction / entry / continue labels (by artifact name)."""
+        """One chunk: feature rows ``start:stop`` (``chunk``), the bars its windows reach, the
+        chunk's label frames, and which of its rows each of direction / entry / continue labels
+        (by artifact name)."""
         raise NotImplementedError
 
     def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
@@ -79,19 +102,38 @@ class LabelWindows(Accumulator):
     def __init__(self, *args: Any):
         super().__init__(*args)
         n = self.features.num_rows
-        self.event_ms = numbers(self.features, "open_time_ms", "int64")
-        self.split_codes, self.split_names = codes(self.features.column("split_id"))
-        self.fold_codes, self.fold_names = codes(self.features.column("walk_forward_fold"))
+        self.event_ms = np.zeros(n, dtype=np.int64)
+        self.split_codes = np.zeros(n, dtype=np.int64)
+        self.fold_codes = np.zeros(n, dtype=np.int64)
+        self._splits = Codes(self.feature_schema.field("split_id").type)
+        self._folds = Codes(self.feature_schema.field("walk_forward_fold").type)
         self.horizons = {f: int(self.config.label[s][k]) for f, (_, (s, k)) in FAMILIES.items()}
         self.labelled = {f: np.zeros(n, dtype=np.int8) for f in FAMILIES}
         embargo = self.config.label["windows"]["embargo_minutes"]
         self.embargo = {f: (self.horizons[f] if embargo is None else int(embargo)) for f in FAMILIES}
 
     def add(
-        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+        self,
+        start: int,
+        stop: int,
+        chunk: pa.Table,
+        bars: Mapping[str, np.ndarray],
+        frames: Mapping[str, pa.Table],
+        labelled: Mapping[str, np.ndarray],
     ) -> None:
+        self.event_ms[start:stop] = numbers(chunk, "open_time_ms", "int64")
+        self.split_codes[start:stop] = self._splits.add(chunk.column("split_id"))
+        self.fold_codes[start:stop] = self._folds.add(chunk.column("walk_forward_fold"))
         for family, (name, _) in FAMILIES.items():
             self.labelled[family][start:stop] = labelled[name]
+
+    @property
+    def split_names(self) -> pa.Array:
+        return self._splits.names
+
+    @property
+    def fold_names(self) -> pa.Array:
+        return self._folds.names
 
     def _columns(self, positions: np.ndarray, context: np.ndarray | None) -> dict[str, Any]:
         ctx = slice(None) if context is None else context
@@ -132,9 +174,9 @@ class LabelWindows(Accumulator):
                 columns = self._columns(rows, context)
             else:
                 columns = self._columns(positions, None)
-            index = pa.array(positions, type=pa.int64())
+            rows = self.features.rows(start, stop)
             for name in ("sample_id", "event_time", "split_id", "walk_forward_fold"):
-                columns[name] = self.features.column(name).take(index)
+                columns[name] = rows.column(name)
             yield pa.table({c: columns[c] for c in names})
 
     def facts(self) -> dict[str, Any]:
@@ -186,35 +228,49 @@ class PricePlanSweep(Accumulator):
         grid = self.config.label["sweep"]
         self.grid = (grid["target_bps"], grid["stop_bps"], grid["max_hold_minutes"])
         self.max_hold = int(max(grid["max_hold_minutes"]))
-        self.split_codes, self.split_names = codes(self.features.column("split_id"))
+        self._splits = Codes(self.feature_schema.field("split_id").type)
         self.counts: sweep_kernel.SweepCounts | None = None
         self.min_edge = float(self.config.label["entry"]["min_expected_net_edge_bps"])
 
+    @property
+    def split_names(self) -> pa.Array:
+        return self._splits.names
+
     def add(
-        self, start: int, stop: int, frames: Mapping[str, pa.Table], labelled: Mapping[str, np.ndarray]
+        self,
+        start: int,
+        stop: int,
+        chunk: pa.Table,
+        bars: Mapping[str, np.ndarray],
+        frames: Mapping[str, pa.Table],
+        labelled: Mapping[str, np.ndarray],
     ) -> None:
+        split_codes = self._splits.add(chunk.column("split_id"))
         if stop <= start:
             return
-        times = numbers(self.features, "open_time_ms", "int64")[start:stop]
-        bar_ms = self.bars["open_time_ms"]
+        times = numbers(chunk, "open_time_ms", "int64")
+        bar_ms = bars["open_time_ms"]  # reaching the widest hold past the chunk (engine._reach)
         lo = int(np.searchsorted(bar_ms, int(times.min()), side="left"))
         hi = min(int(np.searchsorted(bar_ms, int(times.max()), side="right")) + self.max_hold, len(bar_ms))
         window = slice(lo, hi)
         left, right = inner_match(times, bar_ms[window], "replay_1m")
         counts = sweep_kernel.sweep_counts(
             bar_ms[window],
-            self.bars["close"][window],
-            self.bars["high"][window],
-            self.bars["low"][window],
+            bars["close"][window],
+            bars["high"][window],
+            bars["low"][window],
             *self.grid,
-            self.split_codes[start:stop],
+            split_codes,
             left,
             right,
             self.config.cost_bps,
             self.min_edge,
             n_splits=len(self.split_names),
         )
-        self.counts = counts if self.counts is None else self.counts.merge(counts)
+        if self.counts is None:
+            self.counts = counts
+        else:  # a chunk meeting a new split widens the counts before they add up
+            self.counts = self.counts.with_splits(counts.n_splits).merge(counts)
 
     def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
         names = artifact(self.name).column_names

@@ -46,17 +46,19 @@ def _label_job(defs, instance):
 def test_inputs_rewritten_while_read_fail_the_partition(tmp_path, instance, monkeypatch) -> None:
     runs, store, defs = _setup(tmp_path, instance)
     before = _files(store)
-    real = input_assets.read_symbol_table
+    real_stream = input_assets.symbol_batches
 
-    def read_then_rewrite(files, which, symbol):
-        table = real(files, which, symbol)
-        if which == "feature":  # both files replaced between the feature read and the replay read
-            for path in (files.feature, files.replay):
-                stat = path.stat()
-                os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        return table
+    def rewrite(files) -> None:  # both files replaced between the feature read and the replay read
+        for path in (files.feature, files.replay):
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
-    monkeypatch.setattr(input_assets, "read_symbol_table", read_then_rewrite)
+    def stream_then_rewrite(files, which, symbol):
+        yield from real_stream(files, which, symbol)
+        if which == "feature":
+            rewrite(files)
+
+    monkeypatch.setattr(input_assets, "symbol_batches", stream_then_rewrite)
     result = _label_job(defs, instance)
     assert not result.success
     message = _error(result)

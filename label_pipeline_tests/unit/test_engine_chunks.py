@@ -109,3 +109,79 @@ def test_a_partition_without_bars_gives_typed_empty_files(tmp_path) -> None:
         assert not any(pa.types.is_null(t) for t in pq.read_schema(path).types), name
         optional = [c.name for c in artifact(name).optional_columns]
         assert [c for c in pd.read_parquet(path).columns if c not in optional] == artifact(name).column_names
+
+
+def _streamed(files, which: str, read_whole: list[str]):
+    from label_pipeline.inputs import read_symbol_table, symbol_batches
+    from label_pipeline.slices import Streamed
+
+    def whole():
+        read_whole.append(which)
+        return read_symbol_table(files, which, "BBB")
+
+    return Streamed(batches=lambda: symbol_batches(files, which, "BBB"), whole=whole)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    order=st.sampled_from(["as written", "bars shuffled", "feature rows shuffled"]),
+    batch_rows=st.sampled_from([7, 64, 1 << 16]),
+    chunk=st.sampled_from([16, 50, 10**9]),
+    data=st.data(),
+)
+def test_streamed_inputs_equal_whole_tables(tmp_path_factory, monkeypatch, order, batch_rows, chunk, data) -> None:
+    """The run's files streamed into the pass (or read whole where a stream cannot do: bars out of
+    time order) give the files that whole tables give, byte for byte;
+    labels built from the stored slices alone (read a row group at a time) give them too."""
+    from label_pipeline import inputs as inputs_module
+    from label_pipeline.demo.sample_data import REALISTIC, write_run
+    from label_pipeline.inputs import read_symbol_table, run_files
+    from label_pipeline.slices import FileSlice
+
+    monkeypatch.setattr(inputs_module, "BATCH_ROWS", batch_rows)
+    seed = data.draw(st.integers(0, 10_000))
+    feature, replay = make_run_frames(["AAA", "BBB"], 400, seed=seed, messiness=REALISTIC)
+    rng = np.random.default_rng(seed)
+    if order == "bars shuffled":
+        replay = replay.iloc[rng.permutation(len(replay))].reset_index(drop=True)
+    elif order == "feature rows shuffled":
+        feature = feature.iloc[rng.permutation(len(feature))].reset_index(drop=True)
+    else:  # the symbols' rows interleaved, as a run file sorted by time holds them
+        feature = feature.sort_values(["open_time_ms", "symbol"], kind="stable").reset_index(drop=True)
+        replay = replay.sort_values(["open_time_ms", "symbol"], kind="stable").reset_index(drop=True)
+    runs = tmp_path_factory.mktemp("runs")
+    write_run(runs, "r", feature, replay)
+    files = run_files(runs, "r")
+    config = _config(45)
+    plan = plan_from_frame(price_plan_frame(price_plan_context(config)))
+
+    def run(root: Path, features, bars, selected=ALL) -> dict[str, str]:
+        out = label_partition(
+            selected=selected,
+            paths=lambda name: storage_path(root, name, "r", "BBB"),
+            config=config,
+            features=features,
+            replay=bars,
+            plan=plan,
+            chunk_rows=chunk,
+        )
+        assert all(r.passed for r in out.results.values())
+        out.publish()
+        return {n: r.content_hash for n, r in out.results.items()}
+
+    whole_root, stream_root = tmp_path_factory.mktemp("whole"), tmp_path_factory.mktemp("stream")
+    whole = run(whole_root, read_symbol_table(files, "feature", "BBB"), read_symbol_table(files, "replay", "BBB"))
+    read_whole: list[str] = []
+    streamed = run(stream_root, _streamed(files, "feature", read_whole), _streamed(files, "replay", read_whole))
+    assert read_whole == {"as written": [], "bars shuffled": ["replay"], "feature rows shuffled": []}[order]
+    assert streamed == whole
+    assert _files(stream_root) == _files(whole_root)
+
+    labels = [n for n in ALL if n not in ("feature_frame", "replay_1m")]
+    stored_root = tmp_path_factory.mktemp("stored")
+    with (
+        FileSlice(str(storage_path(whole_root, "feature_frame", "r", "BBB"))) as stored_features,
+        FileSlice(str(storage_path(whole_root, "replay_1m", "r", "BBB"))) as stored_bars,
+    ):
+        from_store = run(stored_root, stored_features, stored_bars, labels)
+    assert from_store == {n: whole[n] for n in labels}

@@ -1,0 +1,54 @@
+"""The quality figures' exact quantiles in bounded memory (``quality.OrderStats``) are numpy's,
+for values fed in any chunks: ties, NaN, infinities, signed zeros and values across many
+orders of magnitude (the buckets the ranks fall in are read again, whatever they hold)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from label_pipeline.quality import QUANTILES, OrderStats
+
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, 1.0000000000000002, 12.5, -3.0]),  # ties and neighbours
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(values, max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=5),
+    qs=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+)
+def test_order_stats_are_numpys_quantiles(data, cuts, qs) -> None:
+    array = np.array(data, dtype=np.float64)
+    bounds = [0, *sorted(min(c, len(array)) for c in cuts), len(array)]
+    chunks = [array[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    stats = OrderStats()
+    for chunk in chunks:
+        stats.add(chunk)
+    got = stats.quantiles(qs, iter(chunks))
+    present = array[~np.isnan(array)]
+    for q, value in zip(qs, got, strict=True):
+        if not len(present):
+            assert np.isnan(value)
+            continue
+        with np.errstate(invalid="ignore"):
+            want = float(np.quantile(present, q))
+        if np.isnan(want) or np.isinf(want):  # inf - inf in numpy's interpolation
+            assert np.isnan(value) or value == want
+        else:
+            assert value == pytest.approx(want, rel=1e-12, abs=1e-300)
+
+
+def test_quantiles_of_a_million_values_read_again_in_other_chunks() -> None:
+    rng = np.random.default_rng(3)
+    array = rng.lognormal(2.0, 1.5, 1_000_000)
+    stats = OrderStats()
+    for chunk in np.array_split(array, 37):
+        stats.add(chunk)
+    got = stats.quantiles(QUANTILES, iter(np.array_split(array, 5)))
+    assert got == pytest.approx(list(np.quantile(array, QUANTILES)), rel=1e-12)
