@@ -159,6 +159,10 @@ def normalize_replay_table(table: pa.Table) -> pa.Table:
 
 
 BATCH_ROWS = 1 << 16  # rows decoded at a time while a slice is read: the read's transient is a batch
+# A streamed read buffers this much of a column chunk at a time, without pre-buffering: else Arrow
+# loads every column chunk of a row group at once (a writer's default row group is 1Mi rows:
+# ~100 MB of columns for a feature file).
+STREAM_BUFFER_BYTES = 1 << 20
 
 
 def _in_time_order(times: pa.ChunkedArray) -> bool:
@@ -329,7 +333,8 @@ def symbol_batches(files: RunFiles, which: str, symbol: str) -> Iterator[pa.Tabl
     checks = FeatureChecks() if which == "feature" else ReplayChecks()
     rows = 0
     try:
-        parquet = pq.ParquetFile(path)
+        # pages, not whole column chunks, in memory
+        parquet = pq.ParquetFile(path, buffer_size=STREAM_BUFFER_BYTES, pre_buffer=False)
         if pa.types.is_null(parquet.schema_arrow.field("symbol").type):
             raise NotStreamable(which)
         groups = _symbol_groups(parquet, symbol)

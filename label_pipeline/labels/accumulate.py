@@ -6,6 +6,7 @@ additive counts in between. The registry names their class as ``build`` with ``s
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -94,7 +95,13 @@ class Accumulator:
 class LabelWindows(Accumulator):
     """``label_windows``: per feature row and label family, whether it is labelled, where its label
     window ends, whether the window crosses a split or fold boundary, and its AFML average
-    uniqueness (``label_pipeline.kernel.windows``; README "Leak-proof training data")."""
+    uniqueness (``label_pipeline.kernel.windows``; README "Leak-proof training data").
+
+    A window's columns need its neighbours' labelled flags, so the rows come at the end of the
+    pass from per-row state kept compact (event time, int32 split and fold codes, a flag per
+    family: 19 bytes a feature row); the rows and the leakage facts are then computed a span of
+    rows at a time with the neighbours each span's windows reach, as the kernel's chunking
+    contract allows, so their temporaries are a span's, not the partition's."""
 
     name = "label_windows"
     needs = tuple(f for f, _ in FAMILIES.values())
@@ -103,14 +110,15 @@ class LabelWindows(Accumulator):
         super().__init__(*args)
         n = self.features.num_rows
         self.event_ms = np.zeros(n, dtype=np.int64)
-        self.split_codes = np.zeros(n, dtype=np.int64)
-        self.fold_codes = np.zeros(n, dtype=np.int64)
+        self.split_codes = np.zeros(n, dtype=np.int32)
+        self.fold_codes = np.zeros(n, dtype=np.int32)
         self._splits = Codes(self.feature_schema.field("split_id").type)
         self._folds = Codes(self.feature_schema.field("walk_forward_fold").type)
         self.horizons = {f: int(self.config.label[s][k]) for f, (_, (s, k)) in FAMILIES.items()}
         self.labelled = {f: np.zeros(n, dtype=np.int8) for f in FAMILIES}
         embargo = self.config.label["windows"]["embargo_minutes"]
         self.embargo = {f: (self.horizons[f] if embargo is None else int(embargo)) for f in FAMILIES}
+        self.span_rows = n or 1
 
     def add(
         self,
@@ -135,10 +143,33 @@ class LabelWindows(Accumulator):
     def fold_names(self) -> pa.Array:
         return self._folds.names
 
-    def _columns(self, positions: np.ndarray, context: np.ndarray | None) -> dict[str, Any]:
-        ctx = slice(None) if context is None else context
+    @functools.cached_property
+    def ordered(self) -> bool:
+        """Whether the feature rows come in time order (asked once every chunk has been added)."""
+        return len(self.event_ms) < 2 or bool((self.event_ms[1:] > self.event_ms[:-1]).all())
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """Spans of rows in time order (one span of every row when the feature rows are not)."""
+        n = len(self.event_ms)
+        if not self.ordered or n == 0:
+            return [(0, n)]
+        return [(s, min(s + self.span_rows, n)) for s in range(0, n, self.span_rows)]
+
+    def _reach(self, start: int, stop: int, before: int, after: int) -> tuple[int, int]:
+        """Rows ``[lo, hi)`` of an ordered span's neighbours ``before`` / ``after`` minutes out."""
+        t = self.event_ms
+        lo = int(np.searchsorted(t, t[start] - before * MINUTE_MS, side="left"))
+        hi = int(np.searchsorted(t, t[stop - 1] + after * MINUTE_MS, side="right"))
+        return lo, hi
+
+    def _columns(self, start: int, stop: int) -> dict[str, Any]:
+        if self.ordered and stop > start:
+            widest = max(self.horizons.values())
+            lo, hi = self._reach(start, stop, widest, widest + 1)  # as the kernel's chunk_selection
+            ctx, rows = slice(lo, hi), np.arange(start - lo, stop - lo, dtype=np.int64)
+        else:
+            ctx, rows = slice(None), None
         families = {f: (self.labelled[f][ctx], self.horizons[f]) for f in FAMILIES}
-        rows = None if context is None else positions
         out = windows_kernel.label_windows_families(
             self.event_ms[ctx], self.split_codes[ctx], self.fold_codes[ctx], families, rows=rows
         )
@@ -157,27 +188,73 @@ class LabelWindows(Accumulator):
 
     def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
         names = artifact(self.name).column_names
-        n = self.features.num_rows
-        ordered = n < 2 or bool((np.diff(self.event_ms) > 0).all())
-        spans = (
-            [(0, n)]
-            if not ordered or n == 0
-            else [(s, min(s + chunk_rows, n)) for s in range(0, n, chunk_rows)]
-        )
-        widest = max(self.horizons.values())
-        for start, stop in spans:
-            positions = np.arange(start, stop)
-            if ordered and n:
-                t0 = int(self.event_ms[start])
-                t1 = int(self.event_ms[stop - 1]) + MINUTE_MS
-                context, rows = windows_kernel.chunk_selection(self.event_ms, t0, t1, widest)
-                columns = self._columns(rows, context)
-            else:
-                columns = self._columns(positions, None)
+        self.span_rows = max(int(chunk_rows), 1)
+        for start, stop in self._spans():
+            columns = self._columns(start, stop)
             rows = self.features.rows(start, stop)
             for name in ("sample_id", "event_time", "split_id", "walk_forward_fold"):
                 columns[name] = rows.column(name)
             yield pa.table({c: columns[c] for c in names})
+
+    def _crossings(self, codes: np.ndarray, lab: np.ndarray, h: int) -> dict[tuple[int, int], int]:
+        """``windows.boundary_pair_counts`` span by span: each span's boundaries, counted on the
+        rows ``h`` minutes (and one row) before it."""
+        out: dict[tuple[int, int], int] = {}
+        for start, stop in self._spans():
+            if stop == start:
+                continue
+            lo = min(self._reach(start, stop, h, 0)[0], max(start - 1, 0)) if self.ordered else start
+            ctx = slice(lo, stop)
+            b = windows_kernel.boundary_crossings(self.event_ms[ctx], codes[ctx], lab[ctx], h)
+            own = b["boundary_ms"] >= self.event_ms[start] if self.ordered else slice(None)  # the span's own
+            for f, t, k in zip(
+                b["from_code"][own].tolist(), b["to_code"][own].tolist(), b["n_crossing"][own].tolist(), strict=True
+            ):
+                out[(f, t)] = out.get((f, t), 0) + k
+        return out
+
+    def _purge_embargo(self, lab: np.ndarray, h: int, e: int) -> dict[str, np.ndarray]:
+        """``windows.purge_embargo_counts`` span by span (feature rows in time order): a pass for
+        each fold's first and last row and counts, one for the labelled rows in its purge and
+        embargo intervals (counts over disjoint spans add up)."""
+        if not self.ordered:
+            return windows_kernel.purge_embargo_counts(self.event_ms, self.fold_codes, lab, h, e)
+        k = len(self.fold_names)
+        first = np.full(k, -1, dtype=np.int64)
+        last = np.zeros(k, dtype=np.int64)
+        n_rows = np.zeros(k, dtype=np.int64)
+        n_lab = np.zeros(k, dtype=np.int64)
+        for start, stop in self._spans():
+            codes = self.fold_codes[start:stop]
+            n_rows += np.bincount(codes, minlength=k)
+            n_lab += np.bincount(codes, weights=lab[start:stop], minlength=k).astype(np.int64)
+            seen, at = np.unique(codes, return_index=True)
+            new = first[seen] < 0
+            first[seen[new]] = start + at[new]
+            seen, at = np.unique(codes[::-1], return_index=True)
+            last[seen] = stop - 1 - at
+        present = np.flatnonzero(n_rows)
+        first, last, n_rows, n_lab = first[present], last[present], n_rows[present], n_lab[present]
+        first_m, last_m = self.event_ms[first] // MINUTE_MS, self.event_ms[last] // MINUTE_MS
+        purge = np.zeros(len(present), dtype=np.int64)
+        embargo = np.zeros(len(present), dtype=np.int64)
+        for start, stop in self._spans():
+            minutes = self.event_ms[start:stop][lab[start:stop] == 1] // MINUTE_MS
+
+            def between(a: np.ndarray, b: np.ndarray, minutes: np.ndarray = minutes) -> np.ndarray:
+                return np.maximum(
+                    np.searchsorted(minutes, b, side="right") - np.searchsorted(minutes, a, side="left"), 0
+                )
+
+            purge += between(first_m - h, last_m - 1)
+            embargo += between(last_m + 1, last_m + e)
+        own = n_lab - lab[last].astype(np.int64)  # the test fold's labelled rows but its last
+        return {
+            "fold_code": present.astype(np.int64),
+            "n_rows": n_rows,
+            "n_purged": purge - own,
+            "n_embargoed": embargo,
+        }
 
     def facts(self) -> dict[str, Any]:
         """Labelled rows whose window crosses into another split / fold, per boundary and family,
@@ -191,13 +268,11 @@ class LabelWindows(Accumulator):
                 ("split", self.split_codes, self.split_names),
                 ("fold", self.fold_codes, self.fold_names),
             ):
-                pairs = windows_kernel.boundary_pair_counts(self.event_ms, values, lab, h)
+                pairs = self._crossings(values, lab, h)
                 named = {f"{names[a].as_py()} -> {names[b].as_py()}": int(k) for (a, b), k in pairs.items()}
                 crossings[f"{family}_{what}"] = named
                 total += sum(named.values())
-            counts = windows_kernel.purge_embargo_counts(
-                self.event_ms, self.fold_codes, lab, h, self.embargo[family]
-            )
+            counts = self._purge_embargo(lab, h, self.embargo[family])
             purges[family] = {
                 str(self.fold_names[int(code)].as_py()): {
                     "test_rows": int(counts["n_rows"][i]),

@@ -63,7 +63,7 @@ def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
 
 
-def _run(root: Path, features, replay, config, chunk_rows: int) -> dict[str, str]:
+def _run(root: Path, features, replay, config, chunk_rows: int) -> dict[str, object]:
     plan = plan_from_frame(price_plan_frame(price_plan_context(config)))
     out = label_partition(
         selected=ALL,
@@ -76,7 +76,11 @@ def _run(root: Path, features, replay, config, chunk_rows: int) -> dict[str, str
     )
     assert all(r.passed for r in out.results.values()), {n: r.outcomes for n, r in out.results.items()}
     out.publish()
-    return {n: r.content_hash for n, r in out.results.items()}
+    facts = out.results["label_windows"].extra  # the leakage facts, computed span by span
+    return {
+        **{n: r.content_hash for n, r in out.results.items()},
+        "facts": {k: facts[k] for k in ("crossing_rows", "crossings", "purge_embargo")},
+    }
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
