@@ -22,7 +22,7 @@ LABEL_VERSION = "REFERENCE_LABEL_V1"
 ENTRY_LABEL_METHOD = "MAX_FUTURE_EDGE_V1"
 # Days of feature rows a partition is labelled in at a time (the PathStatsKernel resource's
 # chunk_days): memory follows the chunk, not the span (label_pipeline.engine).
-CHUNK_DAYS = 30
+CHUNK_DAYS = 10  # 30 days cost ~80 MB more at the peak and are no faster (BENCHMARKS.md)
 
 DEFAULT_LABEL_CONFIG: dict[str, Any] = {
     "direction": {"horizon_minutes": 45, "long_threshold_bps": 5.0, "short_threshold_bps": -5.0},
