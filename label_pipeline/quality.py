@@ -66,30 +66,53 @@ class OrderStats:
             self.finite_min = min(self.finite_min, float(finite.min()))
             self.finite_max = max(self.finite_max, float(finite.max()))
 
-    def quantiles(self, qs: Iterable[float], values_again: Iterable[np.ndarray]) -> list[float]:
-        qs = list(qs)
-        if self.n == 0:
-            return [float("nan")] * len(qs)
-        spots = [(self.n - 1) * q for q in qs]
+    def _plan(self, qs: Iterable[float]) -> tuple[list[float], dict[int, int], np.ndarray]:
+        """Where each quantile falls (``(n - 1) q``), the ranks it needs and their buckets."""
+        spots = [(self.n - 1) * q for q in qs]  # numpy's virtual index (linear method)
         ranks = sorted({r for h in spots for r in (int(np.floor(h)), min(int(np.floor(h)) + 1, self.n - 1))})
         ends = np.cumsum(self.counts)
         of_rank = {r: int(np.searchsorted(ends, r, side="right")) for r in ranks}
-        wanted = np.array(sorted(set(of_rank.values())), dtype=np.int64)
-        kept = []
-        for values in values_again:
+        return spots, of_rank, np.array(sorted(set(of_rank.values())), dtype=np.int64)
+
+    def keep(self, qs: Iterable[float]) -> Callable[[np.ndarray], np.ndarray]:
+        """What to keep of the values read again for ``quantiles(qs, kept)``: those whose bucket
+        holds a rank the quantiles need."""
+        wanted = self._plan(qs)[2] if self.n else np.zeros(0, dtype=np.int64)
+
+        def kept(values: np.ndarray) -> np.ndarray:
             values = values[~np.isnan(values)]
-            kept.append(values[np.isin(_buckets(values), wanted)])
-        kept_sorted = np.sort(np.concatenate(kept)) if kept else np.zeros(0)
-        # where each wanted bucket's values start among the kept ones
+            return values[np.isin(_buckets(values), wanted)]
+
+        return kept
+
+    def quantiles(self, qs: Iterable[float], kept: Iterable[np.ndarray]) -> list[float]:
+        """The quantiles, from every value once more (through ``keep(qs)``, or all of them)."""
+        qs = list(qs)
+        if self.n == 0:
+            return [float("nan")] * len(qs)
+        spots, of_rank, wanted = self._plan(qs)
+        keep = self.keep(qs)
+        kept_sorted = np.sort(np.concatenate([keep(v) for v in kept] or [np.zeros(0)]))
+        ends = np.cumsum(self.counts)
+        # where each wanted bucket's values start among the kept ones, and how many lie below it
         start = dict(zip(wanted.tolist(), np.concatenate([[0], np.cumsum(self.counts[wanted])[:-1]]).tolist(), strict=True))
         below = {b: int(ends[b - 1]) if b else 0 for b in wanted.tolist()}
-        value = {r: float(kept_sorted[start[of_rank[r]] + r - below[of_rank[r]]]) for r in ranks}
+        value = {r: float(kept_sorted[start[b] + r - below[b]]) for r, b in of_rank.items()}
         out = []
         for h in spots:
             lo = int(np.floor(h))
-            a, b = value[lo], value[min(lo + 1, self.n - 1)]
-            out.append(a if a == b else a + (h - lo) * (b - a))
+            a, b, t = value[lo], value[min(lo + 1, self.n - 1)], h - lo
+            with np.errstate(invalid="ignore"):  # numpy's lerp: from the nearer end
+                out.append(float(b - (b - a) * (1 - t)) if t >= 0.5 else float(a + (b - a) * t))
         return out
+
+
+def _side_masks(table: pa.Table) -> dict[str, np.ndarray]:
+    """Which rows are each side's (compared in Arrow: no Python string per row)."""
+    return {
+        side: np.asarray(pc.fill_null(pc.equal(table.column("side"), side), False).to_numpy(zero_copy_only=False))
+        for side in SIDES
+    }
 
 
 def _targets(art: Artifact) -> list[str]:
@@ -131,9 +154,9 @@ class Quality:
                     if counts[i * len(labels) + j]:
                         slot[label] = slot.get(label, 0) + int(counts[i * len(labels) + j])
         if self.paths:
-            side = np.asarray(table.column("side").to_numpy(zero_copy_only=False))
+            sides = _side_masks(table)
             for name in SIDES:
-                mask = side == name
+                mask = sides[name]
                 slot = self.side_counts[name]
                 slot["rows"] = slot.get("rows", 0) + int(mask.sum())
                 for flag in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target"):
@@ -223,34 +246,44 @@ class Quality:
         if reread is None:
             raise ValueError("the excursion quantiles need the finished file's rows again")
 
-        def values_of(side: str, column: str) -> Iterator[np.ndarray]:
-            for table in reread(["side", column]):
-                mask = np.asarray(pc.equal(table.column("side"), side).to_numpy(zero_copy_only=False), dtype=bool)
-                yield numbers(table, column, "float64")[mask]
+        def each_pass() -> Iterator[tuple[str, str, np.ndarray]]:
+            """Every (side, column)'s values of the finished file, a row group at a time."""
+            for table in reread(["side", *EXCURSIONS]):
+                masks = _side_masks(table)
+                for column in EXCURSIONS:
+                    values = numbers(table, column, "float64")
+                    for side in SIDES:
+                        yield side, column, values[masks[side]]
 
         charted = self.charts and self.art.name == "entry_labels"
         qs = (*QUANTILES, CHART_QUANTILE) if charted else QUANTILES
+        keeps = {(s, c): self.excursions[s][c].keep(qs) for s in SIDES for c in EXCURSIONS}
+        kept: dict[tuple[str, str], list[np.ndarray]] = {k: [] for k in keeps}
+        for side, column, values in each_pass():  # one read for every quantile of every column
+            kept[(side, column)].append(keeps[(side, column)](values))
         quantiles = {
-            side: {c: self.excursions[side][c].quantiles(qs, values_of(side, c)) for c in EXCURSIONS} for side in SIDES
+            s: {c: self.excursions[s][c].quantiles(qs, kept.pop((s, c))) for c in EXCURSIONS} for s in SIDES
         }
         histograms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {c: {} for c in EXCURSIONS}
         if charted:
+            ranges = {}
             for column in EXCURSIONS:
-                # the p99 of the finite values: an infinite value (none in practice) sits past it
+                # the p99 of the values: an infinite value (none in practice) sits past it
                 tops = [quantiles[s][column][-1] for s in SIDES if self.excursions[s][column].finite_max > -np.inf]
                 top = max(tops, default=1.0)
                 for side in SIDES:
                     stats = self.excursions[side][column]
-                    if stats.finite_max == -np.inf:
-                        continue
-                    lo, hi = (float(np.clip(v, 0, top)) for v in (stats.finite_min, stats.finite_max))
-                    counts = np.zeros(40, dtype=np.int64)
-                    edges = None
-                    for values in values_of(side, column):
-                        finite = values[np.isfinite(values)]
-                        part, edges = np.histogram(np.clip(finite, 0, top), bins=40, range=(lo, hi))
-                        counts += part
-                    histograms[column][side] = (counts, edges)
+                    if stats.finite_max > -np.inf:
+                        lo, hi = (float(np.clip(v, 0, top)) for v in (stats.finite_min, stats.finite_max))
+                        ranges[(side, column)] = (top, lo, hi)
+                        histograms[column][side] = (np.zeros(40, dtype=np.int64), np.zeros(41))
+            for side, column, values in each_pass():  # one more read for the histograms
+                if (side, column) in ranges:
+                    top, lo, hi = ranges[(side, column)]
+                    finite = values[np.isfinite(values)]
+                    part, edges = np.histogram(np.clip(finite, 0, top), bins=40, range=(lo, hi))
+                    counts, _ = histograms[column][side]
+                    histograms[column][side] = (counts + part, edges)
         return {"quantiles": quantiles, "histograms": histograms}
 
 
@@ -435,7 +468,8 @@ def entry_chart_png(
         ax.set_title(f"{title}, clipped at p99", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    # fixed margins: tight_layout measured every label and cost ~0.2 s a partition
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.22, top=0.9, wspace=0.22)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
