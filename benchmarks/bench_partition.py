@@ -14,8 +14,8 @@ realistic gaps and NaNs (``make_run_frames(..., messiness=REALISTIC)``).
   first, then times ``label_job`` for the symbol-year partition in process (SQLite instance);
   when label_job holds artifacts the reference does not build, the same step with exactly the
   reference's eight artifacts selected is timed too (a subset run of label_job). The same process
-  then times the engine alone on the same inputs (``read_symbol_table`` x 2 +
-  ``engine.label_partition`` + publish, no Dagster), which splits the step into engine and Dagster.
+  then times the engine alone on the same inputs (``engine.label_partition`` streaming both inputs
+  + publish, no Dagster), which splits the step into engine and Dagster.
 - cold command: the command the README documents for one partition, ``label-pipeline rerun RUN
   SYMBOL``, in a fresh process (DAGSTER_HOME, LABEL_PIPELINE_RUNS_ROOT and _STORAGE_ROOT set to
   temporary folders, the run registered and its price plan materialized beforehand), timed as a
@@ -23,8 +23,9 @@ realistic gaps and NaNs (``make_run_frames(..., messiness=REALISTIC)``).
 - RSS: a process that imports, registers the run, materializes the plan and then the partition's
   label_job once, and exits; at 1, 2 and 5 years of bars.
 - overhead: N small partitions (N symbols x 1 day = 1,440 bars) materialized one Dagster run each,
-  in process, after a warm-up partition, on a fresh SQLite instance on disk and on a fresh
-  PostgreSQL database (127.0.0.1:5432); for each partition the engine alone is timed on the same
+  in process, after a warm-up partition, on a fresh SQLite instance on disk (the storage
+  ``label-pipeline`` configures, ``label_pipeline.sqlite_storage``; ``BENCH_STOCK_SQLITE=1`` for
+  Dagster's own) and on a fresh PostgreSQL database (127.0.0.1:5432); for each partition the engine alone is timed on the same
   inputs right before its run. Overhead / partition = (sum of run walls - sum of engine) / N.
 - launcher (PostgreSQL): the same N partitions as a real asset backfill (the UI's Materialize over
   partitions): the backfill daemon's and the run queue's iterations called back to back, the
@@ -129,6 +130,13 @@ def _job(defs, names: list[str] | None):
 def _instance_home(path: Path, postgres_url: str | None = None, queue: int | None = None) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     text = "telemetry:\n  enabled: false\n"
+    if not postgres_url and not os.environ.get("BENCH_STOCK_SQLITE"):
+        # the default profile's storage (the instance `label-pipeline` writes): Dagster's SQLite
+        # files, the event log's connections kept (label_pipeline/sqlite_storage.py)
+        text += (
+            "storage:\n  custom:\n    module: label_pipeline.sqlite_storage\n    class: KeptSqliteStorage\n"
+            f"    config:\n      base_dir: {json.dumps(str(path.resolve()))}\n"
+        )
     if postgres_url:
         # the distributed profile's storage (deploy/dagster.yaml): dagster-postgres with kept connections
         text += (

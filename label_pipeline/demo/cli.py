@@ -13,6 +13,7 @@ that fails on its data is a result: it is in the summary and the exit code is 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -58,19 +59,32 @@ def _home_paths(home: Path) -> dict[str, Path]:
 # The demo's instance: Dagster's defaults, and the run coordinator that refuses UI launches of
 # (run, symbol) pairs a run does not have (label_pipeline.automation.coordinator).
 INSTANCE_YAML = """\
-# Dagster's defaults (SQLite storage under this folder), and a QueuedRunCoordinator that refuses, before
-# it starts, a run of a (run, symbol) pair the run does not have (README "Reading the UI").
+# Dagster's SQLite storage under this folder, its event log keeping its connections open
+# (label_pipeline/sqlite_storage.py; the same files as Dagster's default, so deleting the storage
+# block switches back), and a QueuedRunCoordinator that refuses, before it starts, a run of a
+# (run, symbol) pair the run does not have (README "Reading the UI").
+storage:
+  custom:
+    module: label_pipeline.sqlite_storage
+    class: KeptSqliteStorage
+    config:
+      base_dir: {home}
 run_coordinator:
   module: label_pipeline.automation.coordinator
   class: PhantomRefusingRunCoordinator
 """
 
 
+def instance_yaml(dagster_home: Path) -> str:
+    """The dagster.yaml the commands write into a new instance folder."""
+    return INSTANCE_YAML.format(home=json.dumps(str(dagster_home.resolve())))
+
+
 def _instance(dagster_home: Path) -> DagsterInstance:
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists() or not config.read_text().strip():
-        config.write_text(INSTANCE_YAML)
+        config.write_text(instance_yaml(dagster_home))
     return DagsterInstance.from_config(str(dagster_home))
 
 

@@ -1,0 +1,128 @@
+"""Dagster's SQLite instance storage with the event log's connections kept open (the default
+profile's instance, which ``label-pipeline`` writes into its ``dagster.yaml``).
+
+Dagster's SQLite event log opens a new SQLAlchemy engine and connection for every statement and
+closes both after it (its shards are one file per run plus an index): a label run stores 66
+events and reads its partitions' versions, ~540 connections, and connecting costs more than the
+writes: one event write 7.7 ms against 2.4 ms with kept connections, Dagster's share of a small
+partition's run 1.12 s against 0.58 s (BENCHMARKS.md, "One pass per partition"). Here each
+process keeps an engine per shard it used (the most recent ``KEPT_SHARDS``) with one pooled
+connection; statements still take the storage's lock one at a time and commit as Dagster's do.
+A forked child drops what it inherited; ``wipe`` and ``dispose`` close the kept connections
+first. Same files, same layout as Dagster's ``storage: sqlite``, so an instance can switch to it
+and back::
+
+    storage:
+      custom:
+        module: label_pipeline.sqlite_storage
+        class: KeptSqliteStorage
+        config:
+          base_dir: /path/to/dagster_home
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
+
+KEPT_SHARDS = 8  # a run worker uses its run's shard and the index; the webserver reads a few runs
+
+
+class KeptSqliteEventLogStorage(SqliteEventLogStorage):
+    """``SqliteEventLogStorage`` whose ``_connect`` reuses an engine per shard."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._pid = os.getpid()
+        super().__init__(base_dir, inst_data)  # connects (the index shard's migrations)
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> KeptSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> Engine:
+        if self._pid != os.getpid():  # a forked child: the parent's connections stay the parent's
+            for engine in self._engines.values():
+                engine.dispose(close=False)
+            self._engines.clear()
+            self._pid = os.getpid()
+        engine = self._engines.get(shard)
+        if engine is not None:
+            self._engines.move_to_end(shard)
+            return engine
+        engine = create_engine(
+            self.conn_string_for_shard(shard),
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=2,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        self._engines[shard] = engine
+        while len(self._engines) > KEPT_SHARDS:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    def _close_engines(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def wipe(self) -> None:
+        with self._db_lock:
+            self._close_engines()  # the shard files are deleted: no connection may outlive them
+        super().wipe()
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            self._close_engines()
+        super().dispose()
+
+
+class KeptSqliteStorage(DagsterSqliteStorage):
+    """``storage: sqlite`` with ``KeptSqliteEventLogStorage`` as its event log."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        # DagsterSqliteStorage.__init__ with the event log swapped (building Dagster's first would
+        # open and migrate its index shard for nothing)
+        self.base_dir = base_dir
+        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = KeptSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._inst_data = inst_data
+        DagsterStorage.__init__(self)
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> KeptSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)

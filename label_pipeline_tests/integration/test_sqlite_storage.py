@@ -1,0 +1,78 @@
+"""The default profile's SQLite storage (``label_pipeline.sqlite_storage``): Dagster's files and
+layout, its event log's connections kept per process; an instance on it runs the label job, and
+Dagster's own storage reads what it wrote (switching back loses nothing)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from dagster import AssetKey, AssetObservation, DagsterInstance
+
+from label_pipeline.definitions import build_definitions
+from label_pipeline.demo.cli import instance_yaml
+from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
+from label_pipeline.partitions import partition_key, register_partitions
+from label_pipeline.sqlite_storage import KEPT_SHARDS, KeptSqliteEventLogStorage
+from label_pipeline_tests.harness.common import QUIET
+
+
+def _home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(home))
+    return home
+
+
+def _observe_in_child(home: str) -> None:
+    with DagsterInstance.from_config(home) as instance:
+        instance.report_runless_asset_event(AssetObservation("probe", metadata={"from": "child"}))
+
+
+def test_label_job_on_kept_connections_reads_back_with_dagsters_storage(tmp_path) -> None:
+    runs, store = tmp_path / "runs", tmp_path / "store"
+    write_run(runs, "r1", *make_run_frames(["AAA"], 300, seed=1, messiness=CLEAN))
+    defs = build_definitions(str(runs), str(store))
+    home = _home(tmp_path)
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, KeptSqliteEventLogStorage)
+        register_partitions(instance, "r1", ["AAA"])
+        key = partition_key("r1", "AAA")
+        defs.resolve_job_def("price_plan_job").execute_in_process(
+            partition_key="r1", instance=instance, run_config=QUIET
+        )
+        result = defs.resolve_job_def("label_job").execute_in_process(
+            partition_key=key, instance=instance, run_config=QUIET
+        )
+        assert result.success
+        stored = instance.all_logs(result.run_id)
+        assert instance.event_log_storage._engines  # the connections were kept  # noqa: SLF001
+        assert len(instance.event_log_storage._engines) <= KEPT_SHARDS  # noqa: SLF001
+        # a forked child opens its own connections (the parent's are not shared) and writes
+        instance.report_runless_asset_event(AssetObservation("probe", metadata={"from": "parent"}))
+        child = multiprocessing.get_context("fork").Process(target=_observe_in_child, args=(str(home),))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+    # the same folder through Dagster's default SQLite storage
+    (home / "dagster.yaml").write_text("")
+    with DagsterInstance.from_config(str(home)) as stock:
+        assert not isinstance(stock.event_log_storage, KeptSqliteEventLogStorage)
+        assert [e.dagster_event_type for e in stock.all_logs(result.run_id)] == [e.dagster_event_type for e in stored]
+        materialized = stock.get_latest_materialization_event(AssetKey("entry_labels"))
+        assert materialized is not None and materialized.run_id == result.run_id
+        probes = stock.fetch_observations(AssetKey("probe"), limit=10).records
+        assert sorted(r.asset_observation.metadata["from"].value for r in probes) == ["child", "parent"]
+
+
+def test_wipe_closes_the_kept_connections(tmp_path) -> None:
+    home = _home(tmp_path)
+    with DagsterInstance.from_config(str(home)) as instance:
+        instance.report_runless_asset_event(AssetObservation("probe"))
+        with instance.event_log_storage.run_connection("some-run"):
+            pass
+        assert "some-run" in instance.event_log_storage._engines  # noqa: SLF001
+        instance.wipe()  # deletes the run shards: no connection to one survives (the index is kept)
+        assert set(instance.event_log_storage._engines) <= {"index"}  # noqa: SLF001
+        instance.report_runless_asset_event(AssetObservation("probe"))
+        assert len(instance.fetch_observations(AssetKey("probe"), limit=10).records) == 1
