@@ -35,7 +35,7 @@ from label_pipeline.input_contract import InputDataError
 from label_pipeline.kernel.path_stats import PathStats, compute_path_stats
 from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.label_contract import CheckOutcome, check_label_frame, merge_outcomes
-from label_pipeline.labels.accumulate import Accumulator
+from label_pipeline.labels.accumulate import Accumulator, PassChunk
 from label_pipeline.labels.arrow import numbers
 from label_pipeline.labels.joins import require_increasing
 from label_pipeline.labels.path_stats_frame import KernelFn
@@ -406,7 +406,7 @@ def _label_pass(
             if family in frames
         }
         for acc in accumulators.values():
-            acc.add(start, stop, chunk, inputs.bars, frames, labelled)
+            acc.add(PassChunk(start, stop, chunk, inputs.bars, frames, labelled))
         _count_unlabelled(sinks, labelled, times, inputs.bars, bar_gaps(inputs.bars["open_time_ms"]), config)
         for art in labels:
             if art.name in frames and art.name in sinks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,20 @@ class Codes:
         return pa.array(list(self._code), type=self.type)
 
 
+@dataclass(frozen=True)
+class PassChunk:
+    """One chunk of the single pass as a partition-scope artifact sees it: feature rows
+    ``start:stop`` (``features``), the bars its windows reach, the chunk's label frames, and which
+    of its rows each of direction / entry / continue labels (by artifact name)."""
+
+    start: int
+    stop: int
+    features: pa.Table
+    bars: Mapping[str, np.ndarray]
+    frames: Mapping[str, pa.Table]
+    labelled: Mapping[str, np.ndarray]
+
+
 class Accumulator:
     """One partition-scope artifact being built over the chunks of the single pass."""
 
@@ -70,18 +85,8 @@ class Accumulator:
         self.config, self.features, self.charts = config, features, charts
         self.feature_schema = features.rows(0, 0).schema
 
-    def add(
-        self,
-        start: int,
-        stop: int,
-        chunk: pa.Table,
-        bars: Mapping[str, np.ndarray],
-        frames: Mapping[str, pa.Table],
-        labelled: Mapping[str, np.ndarray],
-    ) -> None:
-        """One chunk: feature rows ``start:stop`` (``chunk``), the bars its windows reach, the
-        chunk's label frames, and which of its rows each of direction / entry / continue labels
-        (by artifact name)."""
+    def add(self, chunk: PassChunk) -> None:
+        """One chunk of the pass."""
         raise NotImplementedError
 
     def tables(self, chunk_rows: int) -> Iterator[pa.Table]:
@@ -120,20 +125,13 @@ class LabelWindows(Accumulator):
         self.embargo = {f: (self.horizons[f] if embargo is None else int(embargo)) for f in FAMILIES}
         self.span_rows = n or 1
 
-    def add(
-        self,
-        start: int,
-        stop: int,
-        chunk: pa.Table,
-        bars: Mapping[str, np.ndarray],
-        frames: Mapping[str, pa.Table],
-        labelled: Mapping[str, np.ndarray],
-    ) -> None:
-        self.event_ms[start:stop] = numbers(chunk, "open_time_ms", "int64")
-        self.split_codes[start:stop] = self._splits.add(chunk.column("split_id"))
-        self.fold_codes[start:stop] = self._folds.add(chunk.column("walk_forward_fold"))
+    def add(self, chunk: PassChunk) -> None:
+        rows, features = slice(chunk.start, chunk.stop), chunk.features
+        self.event_ms[rows] = numbers(features, "open_time_ms", "int64")
+        self.split_codes[rows] = self._splits.add(features.column("split_id"))
+        self.fold_codes[rows] = self._folds.add(features.column("walk_forward_fold"))
         for family, (name, _) in FAMILIES.items():
-            self.labelled[family][start:stop] = labelled[name]
+            self.labelled[family][rows] = chunk.labelled[name]
 
     @property
     def split_names(self) -> pa.Array:
@@ -311,19 +309,12 @@ class PricePlanSweep(Accumulator):
     def split_names(self) -> pa.Array:
         return self._splits.names
 
-    def add(
-        self,
-        start: int,
-        stop: int,
-        chunk: pa.Table,
-        bars: Mapping[str, np.ndarray],
-        frames: Mapping[str, pa.Table],
-        labelled: Mapping[str, np.ndarray],
-    ) -> None:
-        split_codes = self._splits.add(chunk.column("split_id"))
-        if stop <= start:
+    def add(self, chunk: PassChunk) -> None:
+        split_codes = self._splits.add(chunk.features.column("split_id"))
+        if chunk.stop <= chunk.start:
             return
-        times = numbers(chunk, "open_time_ms", "int64")
+        times = numbers(chunk.features, "open_time_ms", "int64")
+        bars = chunk.bars
         bar_ms = bars["open_time_ms"]  # reaching the widest hold past the chunk (engine._reach)
         lo = int(np.searchsorted(bar_ms, int(times.min()), side="left"))
         hi = min(int(np.searchsorted(bar_ms, int(times.max()), side="right")) + self.max_hold, len(bar_ms))
