@@ -8,6 +8,7 @@ writes: one event write 7.7 ms against 2.4 ms with kept connections, Dagster's s
 partition's run 1.12 s against 0.58 s (BENCHMARKS.md, "One pass per partition"). Here each
 process keeps an engine per shard it used (the most recent ``KEPT_SHARDS``) with one pooled
 connection; statements still take the storage's lock one at a time and commit as Dagster's do.
+A new run's shard is a copy of an empty one made once per process (``_new_run_shard``).
 A forked child drops what it inherited; ``wipe`` and ``dispose`` close the kept connections
 first. Same files, same layout as Dagster's ``storage: sqlite``, so an instance can switch to it
 and back::
@@ -23,6 +24,7 @@ and back::
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from typing import Any
 
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
@@ -44,7 +47,7 @@ from dagster._core.storage.sqlite_storage import (
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 
 KEPT_SHARDS = 8  # a run worker uses its run's shard and the index; the webserver reads a few runs
 
@@ -55,6 +58,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._pid = os.getpid()
+        self._empty_shard: bytes | None = None
         super().__init__(base_dir, inst_data)  # connects (the index shard's migrations)
 
     @classmethod
@@ -88,9 +92,40 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             engine.dispose()
         self._engines.clear()
 
+    def _new_run_shard(self, shard: str) -> bool:
+        """Create a run's shard as a copy of an empty one that ``_initdb`` made in this process
+        (its tables, WAL mode and alembic stamp): ``_initdb`` resolves the alembic scripts on every
+        new shard (~50 ms a run). Linked into place, so a shard another process created first is
+        left as it is (and then checked by ``_initdb`` as usual)."""
+        path = self.path_for_shard(shard)
+        if shard == INDEX_SHARD_NAME or os.path.exists(path):
+            return False
+        if self._empty_shard is None:
+            with tempfile.TemporaryDirectory() as folder:
+                empty = os.path.join(folder, "empty.db")
+                engine = create_engine(f"sqlite:///{empty}", poolclass=NullPool)
+                self._initdb(engine)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file
+                engine.dispose()
+                with open(empty, "rb") as handle:
+                    self._empty_shard = handle.read()
+        staged = f"{path}.{os.getpid()}.tmp"
+        with open(staged, "wb") as handle:
+            handle.write(self._empty_shard)
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(staged)
+        return True
+
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
+            if shard not in self._initialized_dbs and self._new_run_shard(shard):
+                self._initialized_dbs.add(shard)
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)

@@ -5,6 +5,8 @@ Dagster's own storage reads what it wrote (switching back loses nothing)."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from dagster import AssetKey, AssetObservation, DagsterInstance
@@ -63,6 +65,20 @@ def test_label_job_on_kept_connections_reads_back_with_dagsters_storage(tmp_path
         assert materialized is not None and materialized.run_id == result.run_id
         probes = stock.fetch_observations(AssetKey("probe"), limit=10).records
         assert sorted(r.asset_observation.metadata["from"].value for r in probes) == ["child", "parent"]
+        # a run's shard (copied from an empty one) is what Dagster's own storage creates
+        with stock.event_log_storage.run_connection("made-by-dagster"):
+            pass
+    runs_dir = home / "history" / "runs"
+    assert _shape(runs_dir / f"{result.run_id}.db") == _shape(runs_dir / "made-by-dagster.db")
+
+
+def _shape(path: Path) -> tuple:
+    with closing(sqlite3.connect(path)) as db:
+        return (
+            db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
+            db.execute("SELECT version_num FROM alembic_version").fetchall(),
+            db.execute("PRAGMA journal_mode").fetchall(),
+        )
 
 
 def test_wipe_closes_the_kept_connections(tmp_path) -> None:
