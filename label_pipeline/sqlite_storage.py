@@ -96,12 +96,13 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         """Create a run's shard as a copy of an empty one that ``_initdb`` made in this process
         (its tables, WAL mode and alembic stamp): ``_initdb`` resolves the alembic scripts on every
         new shard (~50 ms a run). Linked into place, so a shard another process created first is
-        left as it is (and then checked by ``_initdb`` as usual)."""
+        left as it is (and then checked by ``_initdb`` as usual), as is any shard where linking
+        fails (``_initdb`` makes it then)."""
         path = self.path_for_shard(shard)
         if shard == INDEX_SHARD_NAME or os.path.exists(path):
             return False
         if self._empty_shard is None:
-            with tempfile.TemporaryDirectory() as folder:
+            with tempfile.TemporaryDirectory(dir=self._base_dir) as folder:
                 empty = os.path.join(folder, "empty.db")
                 engine = create_engine(f"sqlite:///{empty}", poolclass=NullPool)
                 self._initdb(engine)
@@ -115,7 +116,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             handle.write(self._empty_shard)
         try:
             os.link(staged, path)
-        except FileExistsError:
+        except OSError:  # made by another process first, or a file system without hard links
             return False
         finally:
             os.unlink(staged)

@@ -92,3 +92,23 @@ def test_wipe_closes_the_kept_connections(tmp_path) -> None:
         assert set(instance.event_log_storage._engines) <= {"index"}  # noqa: SLF001
         instance.report_runless_asset_event(AssetObservation("probe"))
         assert len(instance.fetch_observations(AssetKey("probe"), limit=10).records) == 1
+
+
+def test_a_file_system_without_hard_links_falls_back_to_dagsters_own_shard_creation(tmp_path, monkeypatch) -> None:
+    import label_pipeline.sqlite_storage as kept
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted", dst)
+
+    monkeypatch.setattr(kept.os, "link", no_links)
+    home = _home(tmp_path)
+    with DagsterInstance.from_config(str(home)) as instance:
+        with instance.event_log_storage.run_connection("some-run"):
+            pass
+        assert "some-run" in instance.event_log_storage._initialized_dbs  # noqa: SLF001
+    runs_dir = home / "history" / "runs"
+    assert not list(runs_dir.glob("*.tmp"))
+    with DagsterInstance.from_config(str(home)) as stock:  # made by _initdb: the stamp is there too
+        with stock.event_log_storage.run_connection("made-by-dagster"):
+            pass
+    assert _shape(runs_dir / "some-run.db") == _shape(runs_dir / "made-by-dagster.db")
