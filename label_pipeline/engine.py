@@ -175,7 +175,7 @@ class _Sink:
         self.outcomes: list[list[CheckOutcome]] = []
         self.sample: pd.DataFrame | None = None
         self.rows = 0
-        self.times: list[int] = []  # an input slice's first and last event time (ns), for its manifest
+        self.times: tuple[int, int] | None = None  # an input slice's first and last event time (ns)
         self.result: ArtifactResult | None = None
 
     def open(self, schema: pa.Schema) -> None:
@@ -192,10 +192,8 @@ class _Sink:
         self.rows += table.num_rows
         if self.art.layer == INPUT and table.num_rows:
             span = pc.min_max(table.column("event_time").cast(pa.int64()))
-            self.times = [
-                min([span["min"].as_py(), *self.times[:1]]),
-                max([span["max"].as_py(), *self.times[1:]]),
-            ]
+            first, last = span["min"].as_py(), span["max"].as_py()
+            self.times = (min(first, self.times[0]), max(last, self.times[1])) if self.times else (first, last)
         if self.art.target_column:
             counts = pc.value_counts(table.column(self.art.target_column))
             for value, count in zip(
@@ -225,8 +223,6 @@ class _Sink:
         """Close the file (once: a streamed input is finished before the labels are built)."""
         if self.result is not None:
             return self.result
-        if self.staged is None:  # no rows were ever added
-            self.open(pa.schema([]))
         digest = self.hasher.hexdigest()
         self.staged.finish({CONTENT_HASH_KEY: digest, ROW_COUNT_KEY: str(self.rows)})
         distribution = None
@@ -237,7 +233,7 @@ class _Sink:
             distribution = series.sort_values(ascending=False).to_dict()  # as value_counts orders them
         extra: dict[str, Any] = {"quality": self.quality.facts(self._reread)} if self.quality is not None else {}
         if self.art.layer == INPUT:
-            extra["event_time_ns"] = tuple(self.times) if self.times else (None, None)
+            extra["event_time_ns"] = self.times or (None, None)
         self.result = ArtifactResult(
             artifact=self.art,
             rows=self.rows,

@@ -254,9 +254,9 @@ def _plain_text(table: pa.Table) -> pa.Table:
     return table
 
 
-def _opened(files: RunFiles, which: str, symbol: str) -> tuple[Path, list[str], str]:
-    """The file's path, the columns to read and how to name it: the file-level checks (exists,
-    readable schema, required columns, a text symbol column)."""
+def _opened(files: RunFiles, which: str, symbol: str) -> tuple[Path, pa.Schema, list[str], str]:
+    """The file's path and schema, the columns to read and how to name it: the file-level checks
+    (exists, readable schema, required columns, a text symbol column)."""
     if which == "feature":
         path, required, read, optional = files.feature, FEATURE_REQUIRED, FEATURE_READ, FEATURE_OPTIONAL
     elif which == "replay":
@@ -281,13 +281,13 @@ def _opened(files: RunFiles, which: str, symbol: str) -> tuple[Path, list[str], 
             f"{where}: column 'symbol' has type {symbol_type}; it must be a string column. Nothing is converted: "
             "write the symbols as strings in the source and rewrite the file"
         )
-    return path, list(read) + [c for c in optional if c in schema.names], where
+    return path, schema, list(read) + [c for c in optional if c in schema.names], where
 
 
 def _read_checked(files: RunFiles, which: str, symbol: str) -> pa.Table:
-    path, columns, where = _opened(files, which, symbol)
+    path, schema, columns, where = _opened(files, which, symbol)
     try:
-        if pa.types.is_null(pq.read_schema(path).field("symbol").type):
+        if pa.types.is_null(schema.field("symbol").type):
             rows, present, table = 0, [], None
         else:
             table = _read_symbol_rows(path, columns, symbol)
@@ -329,16 +329,16 @@ def symbol_batches(files: RunFiles, which: str, symbol: str) -> Iterator[pa.Tabl
     batch that fails a check, keys that are not unique, bars out of time order (the sort needs
     every bar), no rows for the symbol. Keys that do not increase are checked at the end on
     their own column, read again."""
-    path, columns, _ = _opened(files, which, symbol)
+    path, schema, columns, _ = _opened(files, which, symbol)
+    if pa.types.is_null(schema.field("symbol").type):
+        raise NotStreamable(which)  # no symbol at all: the whole read says which symbols there are
     checks = FeatureChecks() if which == "feature" else ReplayChecks()
     rows = 0
     try:
         # pages, not whole column chunks, in memory
         parquet = pq.ParquetFile(path, buffer_size=STREAM_BUFFER_BYTES, pre_buffer=False)
-        if pa.types.is_null(parquet.schema_arrow.field("symbol").type):
-            raise NotStreamable(which)
         groups = _symbol_groups(parquet, symbol)
-        metadata = parquet.schema_arrow.metadata
+        metadata = schema.metadata
         for batch in parquet.iter_batches(
             batch_size=BATCH_ROWS, row_groups=groups, columns=columns, use_threads=False
         ) if groups else ():

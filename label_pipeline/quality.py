@@ -32,8 +32,8 @@ CAUSES = ("no_bar", "nan_entry_close", "tail_shorter_than_horizon", "window_cros
 
 BUCKET_BITS = 16  # order-preserving buckets of a float64: 65,536 counts per column and side
 CHART_QUANTILE = 0.99  # the chart's histograms are clipped here
-# How a column's values are read again, chunk by chunk: (the side of each row, the values)
-Reread = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+# The finished file's columns again, a row group at a time (``Quality.facts``)
+Reread = Callable[[list[str]], Iterator[pa.Table]]
 
 
 def _buckets(values: np.ndarray) -> np.ndarray:
@@ -47,7 +47,7 @@ def _buckets(values: np.ndarray) -> np.ndarray:
 class OrderStats:
     """Exact quantiles (numpy's linear method) of one column's non-NaN values, fed chunk by chunk,
     in memory that does not grow with the rows: the chunks only count values per bucket; at the
-    end one more pass over the values (``quantiles(reread)``) keeps just those in the buckets the
+    end one more pass over the values (``keep``, then ``quantiles``) keeps just those in the buckets the
     wanted ranks fall in, and the ranks are read off them."""
 
     def __init__(self) -> None:
@@ -75,8 +75,8 @@ class OrderStats:
         return spots, of_rank, np.array(sorted(set(of_rank.values())), dtype=np.int64)
 
     def keep(self, qs: Iterable[float]) -> Callable[[np.ndarray], np.ndarray]:
-        """What to keep of the values read again for ``quantiles(qs, kept)``: those whose bucket
-        holds a rank the quantiles need."""
+        """What to keep of the values read again for ``quantiles(qs, kept)``: the non-NaN ones
+        whose bucket holds a rank the quantiles need."""
         wanted = self._plan(qs)[2] if self.n else np.zeros(0, dtype=np.int64)
 
         def kept(values: np.ndarray) -> np.ndarray:
@@ -86,13 +86,12 @@ class OrderStats:
         return kept
 
     def quantiles(self, qs: Iterable[float], kept: Iterable[np.ndarray]) -> list[float]:
-        """The quantiles, from every value once more (through ``keep(qs)``, or all of them)."""
+        """The quantiles, from the values ``keep(qs)`` kept of every value read once more."""
         qs = list(qs)
         if self.n == 0:
             return [float("nan")] * len(qs)
         spots, of_rank, wanted = self._plan(qs)
-        keep = self.keep(qs)
-        kept_sorted = np.sort(np.concatenate([keep(v) for v in kept] or [np.zeros(0)]))
+        kept_sorted = np.sort(np.concatenate([*kept, np.zeros(0)]))
         ends = np.cumsum(self.counts)
         # where each wanted bucket's values start among the kept ones, and how many lie below it
         start = dict(zip(wanted.tolist(), np.concatenate([[0], np.cumsum(self.counts[wanted])[:-1]]).tolist(), strict=True))
@@ -188,7 +187,7 @@ class Quality:
             self.unlabelled[cause] += n
         self.feature_rows += feature_rows
 
-    def facts(self, reread: Callable[[list[str]], Iterator[pa.Table]] | None = None) -> dict[str, Any]:
+    def facts(self, reread: Reread | None = None) -> dict[str, Any]:
         """Flat numbers (plotted across partitions), and the nested tables for the report.
         ``reread(columns)`` yields the finished file's rows again, a row group at a time (the
         excursions' exact quantiles and histograms need a second look at the values)."""
@@ -240,7 +239,7 @@ class Quality:
         }
 
 
-    def _excursion_facts(self, reread: Callable[[list[str]], Iterator[pa.Table]] | None) -> dict[str, Any]:
+    def _excursion_facts(self, reread: Reread | None) -> dict[str, Any]:
         """Per side and column the quantiles, and (charts on, entry labels) the histogram of the
         values clipped at 0 and at the larger side's p99, 40 bins between the clipped extremes."""
         if reread is None:

@@ -1,11 +1,12 @@
 """A partition's normalised input slice as the label pass reads it: by row range, and (bars) by
 time. ``TableSlice`` holds it in memory; ``FileSlice`` reads it from a parquet file of it (the
 input artifact just staged from the run's file, or the stored one), a row group at a time, so
-the pass holds one chunk's rows, not the span's (README "Memory"; ``label_pipeline.engine``).
+the pass holds one chunk's rows, not the span's (README "One pass per partition";
+``label_pipeline.engine``).
 
 The run's files are streamed into the staged input artifacts by ``Streamed`` sources
 (``label_pipeline.inputs.symbol_batches``); a slice that cannot be streamed (bars out of time
-order, keys that do not increase, a problem the whole read must name) is read whole instead.
+order, a problem the whole read must name) is read whole instead.
 """
 
 from __future__ import annotations

@@ -72,23 +72,18 @@ def source_from_run(runs_root: RunsRoot, run_id: str, symbol: str, name: str) ->
         source = str(getattr(files, which))
         check_file(files, which, symbol)
     except (InputDataError, PartitionKeyError) as exc:
-        raise input_failure(exc, run_id, symbol, source) from exc
+        # the whole explanation as the description: the UI shows it at the top of the failed step
+        raise Failure(
+            description=str(exc),
+            metadata={"run_id": run_id, "symbol": symbol, "file": source},
+            allow_retries=False,
+        ) from exc
     return (
         Streamed(
             batches=lambda: symbol_batches(files, which, symbol),
             whole=lambda: read_symbol_table(files, which, symbol),
         ),
         getattr(files, which),
-    )
-
-
-def input_failure(exc: Exception, run_id: str, symbol: str, source: str) -> Failure:
-    """Bad input as a Dagster ``Failure`` whose description is the whole explanation, so the UI
-    shows it at the top of the failed step."""
-    return Failure(
-        description=str(exc),
-        metadata={"run_id": run_id, "symbol": symbol, "file": source},
-        allow_retries=False,
     )
 
 

@@ -211,33 +211,42 @@ class LabelWindows(Accumulator):
                 out[(f, t)] = out.get((f, t), 0) + k
         return out
 
-    def _purge_embargo(self, lab: np.ndarray, h: int, e: int) -> dict[str, np.ndarray]:
-        """``windows.purge_embargo_counts`` span by span (feature rows in time order): a pass for
-        each fold's first and last row and counts, one for the labelled rows in its purge and
-        embargo intervals (counts over disjoint spans add up)."""
-        if not self.ordered:
-            return windows_kernel.purge_embargo_counts(self.event_ms, self.fold_codes, lab, h, e)
+    @functools.cached_property
+    def _folds_in_time(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The folds present (codes ascending), their first and last row and their row counts,
+        span by span (feature rows in time order; the same for every family)."""
         k = len(self.fold_names)
         first = np.full(k, -1, dtype=np.int64)
         last = np.zeros(k, dtype=np.int64)
         n_rows = np.zeros(k, dtype=np.int64)
-        n_lab = np.zeros(k, dtype=np.int64)
         for start, stop in self._spans():
             codes = self.fold_codes[start:stop]
             n_rows += np.bincount(codes, minlength=k)
-            n_lab += np.bincount(codes, weights=lab[start:stop], minlength=k).astype(np.int64)
             seen, at = np.unique(codes, return_index=True)
             new = first[seen] < 0
             first[seen[new]] = start + at[new]
             seen, at = np.unique(codes[::-1], return_index=True)
             last[seen] = stop - 1 - at
         present = np.flatnonzero(n_rows)
-        first, last, n_rows, n_lab = first[present], last[present], n_rows[present], n_lab[present]
+        return present, first[present], last[present], n_rows[present]
+
+    def _purge_embargo(self, lab: np.ndarray, h: int, e: int) -> dict[str, np.ndarray]:
+        """``windows.purge_embargo_counts`` span by span (feature rows in time order): from each
+        fold's first and last row, one pass adding up the labelled rows in its purge and embargo
+        intervals (counts over disjoint spans add up)."""
+        if not self.ordered:
+            return windows_kernel.purge_embargo_counts(self.event_ms, self.fold_codes, lab, h, e)
+        present, first, last, n_rows = self._folds_in_time
+        n_lab = np.zeros(len(present), dtype=np.int64)
         first_m, last_m = self.event_ms[first] // MINUTE_MS, self.event_ms[last] // MINUTE_MS
         purge = np.zeros(len(present), dtype=np.int64)
         embargo = np.zeros(len(present), dtype=np.int64)
         for start, stop in self._spans():
-            minutes = self.event_ms[start:stop][lab[start:stop] == 1] // MINUTE_MS
+            flags = lab[start:stop]
+            n_lab += np.bincount(self.fold_codes[start:stop], weights=flags, minlength=len(self.fold_names)).astype(
+                np.int64
+            )[present]
+            minutes = self.event_ms[start:stop][flags == 1] // MINUTE_MS
 
             def between(a: np.ndarray, b: np.ndarray, minutes: np.ndarray = minutes) -> np.ndarray:
                 return np.maximum(
@@ -271,8 +280,9 @@ class LabelWindows(Accumulator):
                 crossings[f"{family}_{what}"] = named
                 total += sum(named.values())
             counts = self._purge_embargo(lab, h, self.embargo[family])
+            fold_names = self.fold_names
             purges[family] = {
-                str(self.fold_names[int(code)].as_py()): {
+                str(fold_names[int(code)].as_py()): {
                     "test_rows": int(counts["n_rows"][i]),
                     "purged": int(counts["n_purged"][i]),
                     "embargoed": int(counts["n_embargoed"][i]),
