@@ -72,10 +72,6 @@ REFERENCE_SET = (
     "risk_labels",
 )
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-# The instance README "Workflows" tells a user to write (and the demo writes).
-README_INSTANCE = (
-    "run_coordinator:\n  module: label_pipeline.automation.coordinator\n  class: PhantomRefusingRunCoordinator\n"
-)
 SECTIONS = ("warm", "reference", "cold", "rss", "sqlite", "postgres", "launcher")
 GOALS = {
     "warm_ratio": 40.0,
@@ -806,13 +802,14 @@ def main() -> None:
 
         if "cold" in only:
             cli_home = work / "home_cli"
-            cli_home.mkdir()
-            (cli_home / "dagster.yaml").write_text(README_INSTANCE)
             cli_env = {
                 "DAGSTER_HOME": str(cli_home),
                 "LABEL_PIPELINE_RUNS_ROOT": str(runs),
                 "LABEL_PIPELINE_STORAGE_ROOT": str(work / "store_cli"),
             }
+            # the README's set-up of a user's instance
+            phases.run("cold command set-up (label-pipeline instance)", "command",
+                       {"argv": [str(BIN / "label-pipeline"), "instance"], "env": cli_env}, quiet=True)
             phases.run("cold command set-up (register + price plan)", "setup_cli", {"run_id": y1}, env=cli_env)
             results["cold_rerun"] = phases.run(
                 "cold command: label-pipeline rerun",

@@ -125,11 +125,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# One per feature row: a dictionary of them overflows and is dropped after costing ~30% of the
+# write, and their min/max statistics order a million strings that no reader prunes on.
+ROW_IDS = frozenset({"sample_id"})
+
+
 def _write_options(table: pa.Table) -> dict:
-    """Dictionary-encode text columns only: ids, sides and plan hashes repeat, while trying a
-    dictionary on a million distinct floats costs ~40% of the write for nothing."""
+    """Dictionary-encode the text columns that repeat (symbols, sides, splits, plan hashes), not
+    the floats (trying a dictionary on a million distinct floats costs ~40% of the write for
+    nothing) nor the row ids; statistics on every column but the row ids (readers and
+    ``FileSlice`` prune row groups by time on them)."""
     text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return {"use_dictionary": text}
+    return {
+        "use_dictionary": [name for name in text if name not in ROW_IDS],
+        "write_statistics": [name for name in table.column_names if name not in ROW_IDS],
+    }
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:

@@ -146,6 +146,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_instance(args: argparse.Namespace) -> int:
+    """Write the project's dagster.yaml into DAGSTER_HOME (created if needed) unless it has one:
+    the same instance the demo makes, so the UI, the daemon and the commands share its storage."""
+    home = os.environ.get("DAGSTER_HOME", "")
+    if not home:
+        raise daily.missing_home_error()
+    home_dir = Path(home)
+    config = home_dir / "dagster.yaml"
+    if config.is_file() and config.read_text().strip():
+        print(f"{config}: kept as it is (it already has settings)")
+        return 0
+    home_dir.mkdir(parents=True, exist_ok=True)
+    config.write_text(instance_yaml(home_dir))
+    print(f"{config}: written (Dagster's SQLite storage with kept connections, the phantom-refusing run coordinator)")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     run_dir = generate_sample_run(
         args.runs_root, args.run_id, tuple(args.symbols), days=args.days, seed=args.seed
@@ -226,6 +243,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--cost-config", default=None, help="partial JSON override of configs/cost_config.json")
     demo.add_argument("--price-plan-id", default="default")
     demo.set_defaults(func=cmd_demo)
+
+    instance = sub.add_parser(
+        "instance",
+        parents=[common],
+        help="write the project's dagster.yaml into DAGSTER_HOME (kept if it has one)",
+        description="Create DAGSTER_HOME if needed and write the instance settings the demo uses (SQLite "
+        "storage with kept connections, the run coordinator that refuses phantom pairs) unless its dagster.yaml "
+        "already has settings.",
+    )
+    instance.set_defaults(func=cmd_instance)
 
     sample = sub.add_parser("sample", parents=[common], help="write a sample run directory")
     sample.add_argument("runs_root")

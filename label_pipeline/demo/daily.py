@@ -81,7 +81,7 @@ def missing_home_error() -> UsageError:
     return UsageError(
         "DAGSTER_HOME is not set. The commands work on the Dagster instance the UI, the sensor and the "
         "schedules use: export DAGSTER_HOME (the demo's is $PWD/.label_pipeline/dagster_home; a new one "
-        "is a folder with an empty dagster.yaml: mkdir -p $DAGSTER_HOME && touch $DAGSTER_HOME/dagster.yaml)."
+        "is made by: label-pipeline instance)."
     )
 
 
@@ -93,7 +93,7 @@ def open_instance() -> DagsterInstance:
     if not Path(home).is_dir():
         raise UsageError(
             f"DAGSTER_HOME={home} is not a folder. Point it at the instance the UI uses, or create a new one "
-            f"with: mkdir -p {home} && touch {home}/dagster.yaml"
+            "with: label-pipeline instance"
         )
     try:
         return DagsterInstance.get()

@@ -112,3 +112,23 @@ def test_a_file_system_without_hard_links_falls_back_to_dagsters_own_shard_creat
         with stock.event_log_storage.run_connection("made-by-dagster"):
             pass
     assert _shape(runs_dir / "some-run.db") == _shape(runs_dir / "made-by-dagster.db")
+
+
+def test_instance_command_writes_this_storage_once(tmp_path, monkeypatch, capsys) -> None:
+    """`label-pipeline instance` (the README's set-up of DAGSTER_HOME) makes the instance the demo
+    makes, and keeps a dagster.yaml that already has settings."""
+    from label_pipeline.demo.cli import main
+
+    home = tmp_path / "new_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["instance"]) == 0
+    assert (home / "dagster.yaml").read_text() == instance_yaml(home)
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, KeptSqliteEventLogStorage)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    assert main(["instance"]) == 0
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    assert "kept" in capsys.readouterr().out
+    monkeypatch.delenv("DAGSTER_HOME")
+    assert main(["instance"]) == 2
+    assert "DAGSTER_HOME is not set" in capsys.readouterr().err
