@@ -11,6 +11,7 @@ Pure: numpy and Arrow, no Dagster.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from label_pipeline.artifacts import FLAG, Artifact
+from label_pipeline.charts import entry_chart_svg
 from label_pipeline.kernel.units import MINUTE_MS
 from label_pipeline.labels.arrow import numbers
 
@@ -114,6 +116,34 @@ def _side_masks(table: pa.Table) -> dict[str, np.ndarray]:
     }
 
 
+def _side_codes(table: pa.Table) -> np.ndarray:
+    """Each row's side as a code: its index in ``SIDES``, else ``len(SIDES)``."""
+    codes = np.full(table.num_rows, len(SIDES), dtype=np.int64)
+    for i, mask in enumerate(_side_masks(table).values()):
+        codes[mask] = i
+    return codes
+
+
+def _add_by_side(stats: list[OrderStats], values: np.ndarray, side: np.ndarray) -> None:
+    """``stats[i].add(values[side == i])`` for every side at once: one bucket count of the chunk."""
+    keep = ~np.isnan(values)
+    values, side = values[keep], side[keep]
+    size = 1 << BUCKET_BITS
+    counts = np.bincount(side * size + _buckets(values), minlength=(len(stats) + 1) * size)
+    finite = np.isfinite(values)
+    for i, stat in enumerate(stats):
+        mine = counts[i * size : (i + 1) * size]
+        n = int(mine.sum())
+        if not n:
+            continue
+        stat.counts += mine
+        stat.n += n
+        ends = values[finite & (side == i)]
+        if len(ends):
+            stat.finite_min = min(stat.finite_min, float(ends.min()))
+            stat.finite_max = max(stat.finite_max, float(ends.max()))
+
+
 def _targets(art: Artifact) -> list[str]:
     """The artifact's target columns: its flags, and a text target (direction_label)."""
     names = [c.name for c in art.columns if c.kind == FLAG]
@@ -153,32 +183,47 @@ class Quality:
                     if counts[i * len(labels) + j]:
                         slot[label] = slot.get(label, 0) + int(counts[i * len(labels) + j])
         if self.paths:
-            sides = _side_masks(table)
-            for name in SIDES:
-                mask = sides[name]
+            self._add_paths(table)
+
+    def _add_paths(self, table: pa.Table) -> None:
+        """Per side counts, time histograms, excursion buckets and weekly rates. Every figure is
+        one ``bincount`` over (side code, value) of the whole chunk, not a copy per side."""
+        side = _side_codes(table)
+        n_codes = len(SIDES) + 1  # the last code: neither side (counted nowhere)
+        rows = np.bincount(side, minlength=n_codes)
+        for i, name in enumerate(SIDES):
+            slot = self.side_counts[name]
+            slot["rows"] = slot.get("rows", 0) + int(rows[i])
+        for flag in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target"):
+            sums = np.bincount(side, weights=numbers(table, flag, "int64"), minlength=n_codes)
+            for i, name in enumerate(SIDES):
                 slot = self.side_counts[name]
-                slot["rows"] = slot.get("rows", 0) + int(mask.sum())
-                for flag in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target"):
-                    slot[flag] = slot.get(flag, 0) + int(numbers(table, flag, "int64")[mask].sum())
-                for column in ("time_to_target_ms", "time_to_stop_ms"):
-                    minutes = numbers(table, column, "int64")[mask]
-                    minutes = minutes[minutes > 0] // MINUTE_MS
-                    hist = np.bincount(minutes) if len(minutes) else np.zeros(0, dtype=np.int64)
-                    old = self.times[name].get(column, np.zeros(0, dtype=np.int64))
-                    size = max(len(old), len(hist))
-                    self.times[name][column] = np.pad(old, (0, size - len(old))) + np.pad(hist, (0, size - len(hist)))
-                for column in EXCURSIONS:
-                    self.excursions[name][column].add(numbers(table, column, "float64")[mask])
-                weeks = numbers(table, "event_time", "int64")[mask] // WEEK_NS
-                targets = numbers(table, "entry_target", "int64")[mask]
-                if len(weeks):
-                    first = int(weeks.min())
-                    rows_w = np.bincount(weeks - first)
-                    hits_w = np.bincount(weeks - first, weights=targets)
-                    for i in np.flatnonzero(rows_w):
-                        slot = self.weekly[name].setdefault(first + int(i), [0, 0])
-                        slot[0] += int(rows_w[i])
-                        slot[1] += int(hits_w[i])
+                slot[flag] = slot.get(flag, 0) + int(sums[i])
+        for column in ("time_to_target_ms", "time_to_stop_ms"):
+            ms = numbers(table, column, "int64")
+            hit = ms > 0
+            minutes, codes = ms[hit] // MINUTE_MS, side[hit]
+            width = int(minutes.max()) + 1 if len(minutes) else 0
+            hist = np.bincount(codes * width + minutes, minlength=n_codes * width).reshape(n_codes, width)
+            for i, name in enumerate(SIDES):
+                old = self.times[name].get(column, np.zeros(0, dtype=np.int64))
+                size = max(len(old), width)
+                self.times[name][column] = np.pad(old, (0, size - len(old))) + np.pad(hist[i], (0, size - width))
+        for column in EXCURSIONS:
+            _add_by_side([self.excursions[name][column] for name in SIDES], numbers(table, column, "float64"), side)
+        weeks = numbers(table, "event_time", "int64") // WEEK_NS
+        if len(weeks):
+            first = int(weeks.min())
+            width = int(weeks.max()) - first + 1
+            at = side * width + (weeks - first)
+            rows_w = np.bincount(at, minlength=n_codes * width).reshape(n_codes, width)
+            hits_w = np.bincount(at, weights=numbers(table, "entry_target", "int64"), minlength=n_codes * width)
+            hits_w = hits_w.reshape(n_codes, width)
+            for i, name in enumerate(SIDES):
+                for w in np.flatnonzero(rows_w[i]):
+                    slot = self.weekly[name].setdefault(first + int(w), [0, 0])
+                    slot[0] += int(rows_w[i, w])
+                    slot[1] += int(hits_w[i, w])
 
     def add_unlabelled(self, causes: Mapping[str, int], feature_rows: int) -> None:
         if self.unlabelled is None:
@@ -228,14 +273,14 @@ class Quality:
                 flat[f"{self.art.target_column}_rate"] = sum(v.get("1", 0) for v in counts.values()) / rows
         chart = None
         if self.charts and self.art.name == "entry_labels" and any(self.weekly[s] for s in SIDES):
-            chart = entry_chart_png(self.weekly, excursions["histograms"]["mfe_bps"], excursions["histograms"]["mae_bps"])
+            chart = entry_chart_svg(self.weekly, excursions["histograms"]["mfe_bps"], excursions["histograms"]["mae_bps"])
         return {
             "flat": flat,
             "sides": sides,
             "balance": self.balance,
             "unlabelled": self.unlabelled,
             "feature_rows": self.feature_rows,
-            "chart_png": chart,
+            "chart_svg": chart,
         }
 
 
@@ -389,14 +434,12 @@ def bar_gaps(bar_ms: np.ndarray) -> np.ndarray:
 
 
 def report(art: Artifact, facts: Mapping[str, Any], config_summary: str) -> str:
-    """The quality report of one artifact's partition, as markdown (its chart embedded as a PNG
+    """The quality report of one artifact's partition, as markdown (its chart embedded as an SVG
     data URI, which the UI's markdown view renders)."""
     lines = [f"# {art.name}: label quality", "", config_summary, ""]
-    if facts.get("chart_png"):
-        import base64
-
-        encoded = base64.b64encode(facts["chart_png"]).decode()
-        lines += [f"![entry_target per week; MFE and MAE per side](data:image/png;base64,{encoded})", ""]
+    if facts.get("chart_svg"):
+        encoded = base64.b64encode(facts["chart_svg"]).decode()
+        lines += [f"![entry_target per week; MFE and MAE per side](data:image/svg+xml;base64,{encoded})", ""]
     if facts["sides"]:
         lines += ["## Per side", "", "| | " + " | ".join(SIDES) + " |", "|---|---|---|"]
         keys = list(next(iter(facts["sides"].values())))
@@ -433,43 +476,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if np.isnan(value) else f"{value:.4g}"
     return str(value)
-
-
-def entry_chart_png(
-    weekly: Mapping[str, Mapping[int, list[int]]],
-    mfe: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    mae: Mapping[str, tuple[np.ndarray, np.ndarray]],
-) -> bytes:
-    """One small PNG: the entry-target rate per week and side, and MFE / MAE histograms per side.
-    matplotlib is imported here (Agg, no display), so only the steps that draw pay for it."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), dpi=72)
-    for side, style in zip(SIDES, ("-", "--"), strict=True):
-        weeks = sorted(weekly[side])
-        when = [np.datetime64(w * WEEK_NS, "ns").astype("datetime64[D]") for w in weeks]
-        rate = [weekly[side][w][1] / weekly[side][w][0] for w in weeks]
-        axes[0].plot(when, rate, style, marker=".", label=side)
-    axes[0].set_title("entry_target rate per week", fontsize=9)
-    axes[0].legend(fontsize=7)
-    axes[0].tick_params(labelsize=7)
-    axes[0].tick_params(axis="x", labelrotation=30, labelsize=6)
-    for ax, histograms, title in ((axes[1], mfe, "MFE (bps)"), (axes[2], mae, "MAE (bps)")):
-        for side in SIDES:  # (counts, edges) per side, from Quality._excursion_facts
-            if side in histograms:
-                counts, edges = histograms[side]
-                ax.stairs(counts, edges, label=side)
-        ax.set_title(f"{title}, clipped at p99", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
-    # fixed margins: tight_layout measured every label and cost ~0.2 s a partition
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.22, top=0.9, wspace=0.22)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()

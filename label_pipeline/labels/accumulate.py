@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from label_pipeline.artifacts import artifact
+from label_pipeline.charts import heatmap_svg
 from label_pipeline.config import LABEL_VERSION, EffectiveConfig
 from label_pipeline.kernel import sweep as sweep_kernel
 from label_pipeline.kernel import windows as windows_kernel
@@ -413,8 +414,8 @@ class PricePlanSweep(Accumulator):
                 maps.append("")
         picture = ""
         if self.charts:
-            chart = _heatmap_png(plans, targets, stops, self.grid[2])
-            picture = f"![mean net edge per plan](data:image/png;base64,{base64.b64encode(chart).decode()})\n\n"
+            chart = _heatmap_svg(plans, targets, stops, self.grid[2])
+            picture = f"![mean net edge per plan](data:image/svg+xml;base64,{base64.b64encode(chart).decode()})\n\n"
         return {
             "manifest": {
                 "plans": len({k[:3] for k in plans}),
@@ -435,38 +436,19 @@ def artifact_schema_empty(names: list[str], split_type: pa.DataType) -> pa.Table
     return pa.table({n: pa.array([], type=types.get(n, pa.float64())) for n in names})
 
 
-def _heatmap_png(plans: Mapping[tuple, list[float]], targets: list, stops: list, holds: list) -> bytes:
+def _heatmap_svg(plans: Mapping[tuple, list[float]], targets: list, stops: list, holds: list) -> bytes:
     """Mean net edge per (target, stop), one panel per hold and side: the grid at a glance."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(holds), figsize=(2.4 * len(holds) + 0.8, 4.2), dpi=72, squeeze=False)
-    for col, hold in enumerate(holds):
-        for side in (0, 1):
+    panels = []
+    for side in (0, 1):
+        for hold in holds:
             grid = np.full((len(targets), len(stops)), np.nan)
             for i, t in enumerate(targets):
                 for j, st in enumerate(stops):
                     v = plans.get((float(t), float(st), int(hold), side))
                     if v and v[0]:
                         grid[i, j] = v[1] / v[0]
-            ax = axes[side][col]
-            image = ax.imshow(grid, cmap="RdYlGn", aspect="auto")
-            ax.set_title(f"{sweep_kernel.SIDES[side]}, hold {hold} min", fontsize=8)
-            ax.set_xticks(range(len(stops)), [f"{s:g}" for s in stops], fontsize=6)
-            ax.set_yticks(range(len(targets)), [f"{t:g}" for t in targets], fontsize=6)
-            ax.set_xlabel("stop bps", fontsize=6)
-            ax.set_ylabel("target bps", fontsize=6)
-            fig.colorbar(image, ax=ax).ax.tick_params(labelsize=6)
-    fig.suptitle("mean net edge (bps) per plan", fontsize=9)
-    # fixed margins (inches, whatever the number of holds): tight_layout measured every label
-    # and colorbar, ~0.25 s a partition
-    width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=0.5 / width, right=1 - 0.1 / width, bottom=0.35 / height, top=1 - 0.5 / height, wspace=0.45, hspace=0.55)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+            panels.append((f"{sweep_kernel.SIDES[side]}, hold {hold} min", grid))
+    return heatmap_svg(
+        panels, [f"{t:g}" for t in targets], [f"{s:g}" for s in stops],
+        "mean net edge (bps) per plan", "target bps", "stop bps", columns=len(holds),
+    )

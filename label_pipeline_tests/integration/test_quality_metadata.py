@@ -107,9 +107,14 @@ def test_class_balance_per_split_for_every_target(materialized) -> None:
 def test_the_charts_are_embedded_images(materialized) -> None:
     import base64
     import re
+    from xml.etree import ElementTree
 
     _, meta = materialized
     for artifact, key in (("entry_labels", "quality_report"), ("price_plan_sweep", "net_edge_heatmap")):
-        found = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", meta[artifact][key])
+        found = re.search(r"\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", meta[artifact][key])
         assert found, (artifact, key)
-        assert base64.b64decode(found.group(1)).startswith(b"\x89PNG"), (artifact, key)
+        svg = ElementTree.fromstring(base64.b64decode(found.group(1)))
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg", (artifact, key)
+        assert svg.findall(".//{http://www.w3.org/2000/svg}polyline") or svg.findall(
+            ".//{http://www.w3.org/2000/svg}rect[@class='cell']"
+        ), (artifact, key)

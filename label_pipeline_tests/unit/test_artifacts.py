@@ -52,9 +52,9 @@ def test_jobs_and_code_versions_cover_every_artifact_by_construction() -> None:
 
 def test_loading_the_code_location_is_light() -> None:
     """Importing the code location starts no thread and imports no test harness, no kernel and no
-    charting: numba (the kernels) and matplotlib (the charts) load when a step runs or draws, not in
-    every process that loads the location (the UI, the daemon, each run's worker, each
-    ``label-pipeline`` command), which would pay ~0.5 s for them."""
+    plotting library: numba (the kernels) loads when a step runs, not in every process that loads
+    the location (the UI, the daemon, each run's worker, each ``label-pipeline`` command), which
+    would pay ~0.5 s for it; the charts are SVG written by hand (``label_pipeline/charts.py``)."""
     code = (
         "import sys, threading\n"
         "import label_pipeline.definitions\n"
