@@ -62,7 +62,7 @@ class _ColumnHasher:
             lengths = np.diff(offsets).astype("<i8")
             if valid is not None:
                 lengths[valid == 0] = 0
-            self.lengths.update(lengths.tobytes())
+            self.lengths.update(lengths.view(np.uint8))
             data = array.buffers()[2]
             if data is not None and offsets[-1] > offsets[0]:
                 if valid is None:
@@ -74,7 +74,9 @@ class _ColumnHasher:
             return
         if floats:
             values = np.asarray(array.to_numpy(zero_copy_only=False), dtype="<f8")
-            values = np.where(np.isnan(values), _CANONICAL_NAN, values)
+            nan = np.isnan(values)
+            if nan.any():
+                values = np.where(nan, _CANONICAL_NAN, values)
         elif pa.types.is_timestamp(self.type) or pa.types.is_date(self.type) or pa.types.is_duration(self.type):
             values = np.asarray(array.cast(pa.int64()).fill_null(0).to_numpy(), dtype="<i8")
         elif pa.types.is_boolean(self.type):
@@ -85,7 +87,7 @@ class _ColumnHasher:
         else:  # anything else: its canonical text
             values = np.asarray(array.cast(pa.string()).fill_null("").to_pylist(), dtype=object).astype(str)
             values = np.char.encode(values, "utf-8")
-        self.values.update(np.ascontiguousarray(values).tobytes())
+        self.values.update(np.ascontiguousarray(values).view(np.uint8))  # its buffer: no copy
 
     def digest(self) -> bytes:
         parts = [self.values.digest(), self.lengths.digest()]
