@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Literal
 
 import pyarrow as pa
@@ -30,8 +31,8 @@ class PathStatsKernel(ConfigurableResource):
 
     charts: bool = Field(
         default=True,
-        description="Draw the per-partition charts (entry-label quality, the sweep's heat map); about half "
-        "a second a partition (env LABEL_PIPELINE_CHARTS=0 turns them off).",
+        description="Draw the per-partition charts (entry-label quality, the sweep's heat map; SVG, a few "
+        "milliseconds a partition; env LABEL_PIPELINE_CHARTS=0 turns them off).",
     )
 
     arrow_allocator: Literal["jemalloc", "mimalloc", "system", "default"] = Field(
@@ -47,7 +48,10 @@ class PathStatsKernel(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.warm_up:
-            kernel.warm_up()
+            # on a thread: loading numba's cache (~0.5 s in a fresh process, LLVM work that mostly
+            # releases the GIL) overlaps the step's input reads; a kernel called before it is
+            # done waits on numba's compiler lock, then runs
+            threading.Thread(target=kernel.warm_up, name="kernel-warm-up", daemon=True).start()
         use_arrow_allocator(self.arrow_allocator)
 
     @property
