@@ -6,14 +6,13 @@ profile against real PostgreSQL and RabbitMQ), ``harness/`` (helpers and process
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from dagster import DagsterInstance, instance_for_test
+from dagster import DagsterInstance
 from hypothesis import settings
 
-from label_pipeline_tests.harness.common import fast_temp_dir
+from label_pipeline_tests.harness.common import kept_instance
 
 # CI explores the same examples every run (a property failure there is then a change's, not the
 # dice's); locally each run draws new ones. Failures print the blob that replays them.
@@ -27,10 +26,6 @@ if os.environ.get("CI"):
 
 @pytest.fixture
 def instance() -> Iterator[DagsterInstance]:
-    """A fresh SQLite Dagster instance in a fast temporary folder, removed afterwards."""
-    home = fast_temp_dir()
-    try:
-        with instance_for_test(temp_dir=home) as inst:
-            yield inst
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    """A fresh SQLite Dagster instance (``kept_instance``)."""
+    with kept_instance() as inst:
+        yield inst

@@ -4,10 +4,14 @@ temporary Dagster home, and the rule for tests that need real services."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from label_pipeline.artifacts import LABEL_ARTIFACTS, RUN_SYMBOL
 from label_pipeline.demo.sample_data import Messiness
@@ -46,3 +50,18 @@ def fast_temp_dir() -> str:
     """A temporary folder in memory where the machine has one: the SQLite event log writes a lot."""
     shm = Path("/dev/shm")
     return tempfile.mkdtemp(dir=shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.mkdtemp()
+
+
+@contextmanager
+def kept_instance() -> Iterator[DagsterInstance]:
+    """A fresh Dagster instance as ``label-pipeline`` makes them (SQLite with kept connections,
+    ``label_pipeline/sqlite_storage.py``) in a fast temporary folder, removed afterwards."""
+    from dagster import instance_for_test
+
+    home = fast_temp_dir()
+    storage = {"module": "label_pipeline.sqlite_storage", "class": "KeptSqliteStorage", "config": {"base_dir": home}}
+    try:
+        with instance_for_test(temp_dir=home, overrides={"storage": {"custom": storage}}) as instance:
+            yield instance
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -8,13 +8,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-from dagster import instance_for_test
 
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.inputs import run_symbols
 from label_pipeline.storage import read_parquet, storage_path
-from label_pipeline_tests.harness.common import LABEL_ASSETS
+from label_pipeline_tests.harness.common import LABEL_ASSETS, kept_instance
 from label_pipeline_tests.harness.reference import reference_labels
 
 
@@ -61,7 +60,7 @@ def run_pipeline(
     """Materialize every partition of the run through Dagster; read back what the store holds."""
     defs = build_definitions(str(runs_root), str(store), label_cfg, cost_cfg, plan_id)
     symbols = run_symbols(str(runs_root), run_id)
-    with instance_for_test() as instance:
+    with kept_instance() as instance:
         outcomes = materialize_run(defs, instance, run_id, symbols)
     assert all(o.success for o in outcomes), outcomes
     per_symbol = {

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, instance_for_test
+from dagster import DagsterInstance
 
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.local_run import PartitionOutcome, materialize_run
@@ -30,7 +30,7 @@ from label_pipeline.jobs import LABEL_JOB_ASSETS
 from label_pipeline.keys import PartitionKeyError
 from label_pipeline.partitions import RUN_DIM, SYMBOL_DIM, partition_key, register_partitions
 from label_pipeline.storage import read_parquet, storage_path, stored_file_metadata
-from label_pipeline_tests.harness.common import LABEL_ASSETS, QUIET
+from label_pipeline_tests.harness.common import LABEL_ASSETS, QUIET, kept_instance
 
 RUN = "r1"
 GOOD = "AAA"
@@ -68,7 +68,7 @@ def baseline(tmp_path_factory):
     feature, replay = _good_frames()
     write_run(root / "runs", RUN, feature, replay)
     defs = build_definitions(str(root / "runs"), str(root / "store"))
-    with instance_for_test() as instance:
+    with kept_instance() as instance:
         outcomes = materialize_run(defs, instance, RUN, [GOOD, TINY, PATHY])
         assert all(o.success for o in outcomes), outcomes
         by_symbol = {o.partition_key.split("|", 1)[1]: o for o in outcomes if "|" in o.partition_key}

@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from dagster import instance_for_test
 from upath import UPath
 
 from label_pipeline.definitions import build_definitions
@@ -27,6 +26,7 @@ from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.keys import decode_segment, encode_segment
 from label_pipeline.storage import _write_options, read_parquet, storage_path, write_parquet_atomic
+from label_pipeline_tests.harness.common import kept_instance
 
 LABEL_ASSETS = [
     "direction_labels",
@@ -67,7 +67,7 @@ def store(tmp_path_factory) -> Path:
             pd.concat([replay, short_replay], ignore_index=True),
         )
     defs = build_definitions(str(runs), str(store))
-    with instance_for_test() as instance:
+    with kept_instance() as instance:
         for run in RUNS:
             outcomes = materialize_run(defs, instance, run, [*SYMBOLS, SHORT])
             assert outcomes and all(o.success for o in outcomes), run
