@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from dagster import AssetCheckKey, AssetKey, instance_for_test
+from dagster import AssetCheckKey, AssetKey
 
 import label_pipeline.labels.entry as entry_module
 from label_pipeline.assets.labels import CONTRACT_CHECK
@@ -23,7 +23,7 @@ from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.label_contract import COLUMNS, CheckOutcome, check_label_frame, check_names
 from label_pipeline.partitions import partition_key
 from label_pipeline.storage import read_parquet, storage_path
-from label_pipeline_tests.harness.common import QUIET, fast_temp_dir
+from label_pipeline_tests.harness.common import QUIET, fast_temp_dir, kept_instance
 
 RUN, SYMBOL = "r1", "AAA"
 H = int(DEFAULT_LABEL_CONFIG["entry"]["max_hold_minutes"])
@@ -37,7 +37,7 @@ def frames(tmp_path_factory) -> Iterator[dict[str, pd.DataFrame]]:
     defs = build_definitions(str(root / "runs"), str(root / "store"))
     home = fast_temp_dir()
     try:
-        with instance_for_test(temp_dir=home) as instance:
+        with kept_instance(home) as instance:
             outcomes = materialize_run(defs, instance, RUN, [SYMBOL])
             assert all(o.success for o in outcomes)
             for asset in COLUMNS:
@@ -154,7 +154,7 @@ def test_blocking_check_fails_the_partition_and_stops_position_samples(tmp_path,
 
     home = fast_temp_dir()
     try:
-        with instance_for_test(temp_dir=home) as instance:
+        with kept_instance(home) as instance:
             assert all(o.success for o in materialize_run(defs, instance, RUN, [SYMBOL]))
             before = samples.read_bytes()
             monkeypatch.setattr(entry_module, "build_entry_labels", corrupted)

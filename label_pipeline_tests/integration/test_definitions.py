@@ -5,12 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import AssetKey, MultiPartitionKey, instance_for_test
+from dagster import AssetKey, MultiPartitionKey
 
 from label_pipeline.definitions import build_definitions, defs
 from label_pipeline.demo.local_run import materialize_run
 from label_pipeline.demo.sample_data import generate_sample_run
 from label_pipeline.settings import REPO_ROOT
+from label_pipeline_tests.harness.common import kept_instance
 
 REPO = REPO_ROOT
 LABEL_ASSETS = {
@@ -52,7 +53,7 @@ def test_dagster_definitions_validate_loads_the_workspace() -> None:
 def test_load_asset_value_reads_a_materialized_partition(tmp_path) -> None:
     generate_sample_run(tmp_path / "runs", "r1", symbols=("BTC/USDT",), days=1)
     local = build_definitions(str(tmp_path / "runs"), str(tmp_path / "store"))
-    with instance_for_test() as instance:
+    with kept_instance() as instance:
         outcomes = materialize_run(local, instance, "r1", ["BTC/USDT"])
         assert all(o.success for o in outcomes)
         key = MultiPartitionKey({"run_id": "r1", "symbol": "BTC/USDT"})

@@ -12,20 +12,13 @@ every partition stale, and the labels follow the new plan.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
-    instance_for_test,
 )
 
 from label_pipeline.automation.sensors import SENSOR_NAME
@@ -49,16 +42,7 @@ LABELS = [
 ]
 
 
-@pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    """A persistent instance; on tmpfs when there is one (the SQLite event log fsyncs every event)."""
-    shm = Path("/dev/shm")
-    home = tempfile.mkdtemp(dir=shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.mkdtemp()
-    try:
-        with instance_for_test(temp_dir=home) as inst:
-            yield inst
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+# `instance`: conftest's (the kept-connection SQLite instance label-pipeline makes)
 
 
 class Ticker:
