@@ -58,15 +58,28 @@ class OrderStats:
         self.finite_min, self.finite_max = np.inf, -np.inf
 
     def add(self, values: np.ndarray) -> None:
-        values = values[~np.isnan(values)]
-        if not len(values):
-            return
-        self.counts += np.bincount(_buckets(values), minlength=len(self.counts))
-        self.n += len(values)
-        finite = values[np.isfinite(values)]
-        if len(finite):
-            self.finite_min = min(self.finite_min, float(finite.min()))
-            self.finite_max = max(self.finite_max, float(finite.max()))
+        OrderStats.add_grouped([self], values, np.zeros(len(values), dtype=np.int64))
+
+    @staticmethod
+    def add_grouped(stats: list[OrderStats], values: np.ndarray, group: np.ndarray) -> None:
+        """``stats[g].add(values[group == g])`` for every g at once: one bucket count of the chunk
+        (a group past the list, e.g. rows of neither side, is counted nowhere)."""
+        keep = ~np.isnan(values)
+        values, group = values[keep], group[keep]
+        size = 1 << BUCKET_BITS
+        counts = np.bincount(group * size + _buckets(values), minlength=(len(stats) + 1) * size)
+        finite = np.isfinite(values)
+        for g, stat in enumerate(stats):
+            mine = counts[g * size : (g + 1) * size]
+            n = int(mine.sum())
+            if not n:
+                continue
+            stat.counts += mine
+            stat.n += n
+            ends = values[finite & (group == g)]
+            if len(ends):
+                stat.finite_min = min(stat.finite_min, float(ends.min()))
+                stat.finite_max = max(stat.finite_max, float(ends.max()))
 
     def _plan(self, qs: Iterable[float]) -> tuple[list[float], dict[int, int], np.ndarray]:
         """Where each quantile falls (``(n - 1) q``), the ranks it needs and their buckets."""
@@ -122,26 +135,6 @@ def _side_codes(table: pa.Table) -> np.ndarray:
     for i, mask in enumerate(_side_masks(table).values()):
         codes[mask] = i
     return codes
-
-
-def _add_by_side(stats: list[OrderStats], values: np.ndarray, side: np.ndarray) -> None:
-    """``stats[i].add(values[side == i])`` for every side at once: one bucket count of the chunk."""
-    keep = ~np.isnan(values)
-    values, side = values[keep], side[keep]
-    size = 1 << BUCKET_BITS
-    counts = np.bincount(side * size + _buckets(values), minlength=(len(stats) + 1) * size)
-    finite = np.isfinite(values)
-    for i, stat in enumerate(stats):
-        mine = counts[i * size : (i + 1) * size]
-        n = int(mine.sum())
-        if not n:
-            continue
-        stat.counts += mine
-        stat.n += n
-        ends = values[finite & (side == i)]
-        if len(ends):
-            stat.finite_min = min(stat.finite_min, float(ends.min()))
-            stat.finite_max = max(stat.finite_max, float(ends.max()))
 
 
 def _targets(art: Artifact) -> list[str]:
@@ -210,7 +203,9 @@ class Quality:
                 size = max(len(old), width)
                 self.times[name][column] = np.pad(old, (0, size - len(old))) + np.pad(hist[i], (0, size - width))
         for column in EXCURSIONS:
-            _add_by_side([self.excursions[name][column] for name in SIDES], numbers(table, column, "float64"), side)
+            OrderStats.add_grouped(
+                [self.excursions[name][column] for name in SIDES], numbers(table, column, "float64"), side
+            )
         weeks = numbers(table, "event_time", "int64") // WEEK_NS
         if len(weeks):
             first = int(weeks.min())

@@ -52,3 +52,27 @@ def test_quantiles_of_a_million_values_read_again_in_other_chunks() -> None:
         stats.add(chunk)
     got = stats.quantiles(QUANTILES, map(stats.keep(QUANTILES), np.array_split(array, 5)))
     assert got == pytest.approx(list(np.quantile(array, QUANTILES)), rel=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.lists(st.tuples(values, st.integers(0, 2)), max_size=300),
+    cut=st.integers(0, 300),
+)
+def test_grouped_order_stats_equal_one_per_group(data, cut) -> None:
+    """``add_grouped`` (Quality's per-side path: groups 0 and 1, 2 counted nowhere) keeps exactly
+    what ``add`` keeps of each group's own values: counts, extremes and quantiles."""
+    array = np.array([v for v, _ in data], dtype=np.float64)
+    group = np.array([g for _, g in data], dtype=np.int64)
+    grouped = [OrderStats(), OrderStats()]
+    for part in (slice(0, cut), slice(cut, None)):
+        OrderStats.add_grouped(grouped, array[part], group[part])
+    for g, stats in enumerate(grouped):
+        alone = OrderStats()
+        alone.add(array[group == g])
+        assert stats.n == alone.n and np.array_equal(stats.counts, alone.counts)
+        assert (stats.finite_min, stats.finite_max) == (alone.finite_min, alone.finite_max)
+        mine = [array[group == g]]
+        assert stats.quantiles(QUANTILES, map(stats.keep(QUANTILES), mine)) == pytest.approx(
+            alone.quantiles(QUANTILES, map(alone.keep(QUANTILES), mine)), nan_ok=True
+        )
