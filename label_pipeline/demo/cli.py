@@ -80,11 +80,19 @@ def instance_yaml(dagster_home: Path) -> str:
     return INSTANCE_YAML.format(home=json.dumps(str(dagster_home.resolve())))
 
 
-def _instance(dagster_home: Path) -> DagsterInstance:
+def write_instance_yaml(dagster_home: Path) -> bool:
+    """Create ``dagster_home`` and write ``instance_yaml`` there unless its dagster.yaml already has
+    settings (a user's instance is never rewritten); whether it wrote."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if not config.exists() or not config.read_text().strip():
-        config.write_text(instance_yaml(dagster_home))
+    if config.is_file() and config.read_text().strip():
+        return False
+    config.write_text(instance_yaml(dagster_home))
+    return True
+
+
+def _instance(dagster_home: Path) -> DagsterInstance:
+    write_instance_yaml(dagster_home)
     return DagsterInstance.from_config(str(dagster_home))
 
 
@@ -152,14 +160,11 @@ def cmd_instance(args: argparse.Namespace) -> int:
     home = os.environ.get("DAGSTER_HOME", "")
     if not home:
         raise daily.missing_home_error()
-    home_dir = Path(home)
-    config = home_dir / "dagster.yaml"
-    if config.is_file() and config.read_text().strip():
+    config = Path(home) / "dagster.yaml"
+    if write_instance_yaml(Path(home)):
+        print(f"{config}: written (Dagster's SQLite storage with kept connections, the phantom-refusing run coordinator)")
+    else:
         print(f"{config}: kept as it is (it already has settings)")
-        return 0
-    home_dir.mkdir(parents=True, exist_ok=True)
-    config.write_text(instance_yaml(home_dir))
-    print(f"{config}: written (Dagster's SQLite storage with kept connections, the phantom-refusing run coordinator)")
     return 0
 
 
