@@ -53,12 +53,12 @@ def fast_temp_dir() -> str:
 
 
 @contextmanager
-def kept_instance(home: str | None = None) -> Iterator[DagsterInstance]:
+def kept_instance() -> Iterator[DagsterInstance]:
     """A fresh Dagster instance as ``label-pipeline`` makes them (SQLite with kept connections,
-    ``label_pipeline/sqlite_storage.py``) in ``home`` or a fast temporary folder, removed afterwards."""
+    ``label_pipeline/sqlite_storage.py``) in a fast temporary folder, removed afterwards."""
     from dagster import instance_for_test
 
-    home = home or fast_temp_dir()
+    home = fast_temp_dir()
     storage = {"module": "label_pipeline.sqlite_storage", "class": "KeptSqliteStorage", "config": {"base_dir": home}}
     try:
         with instance_for_test(temp_dir=home, overrides={"storage": {"custom": storage}}) as instance:

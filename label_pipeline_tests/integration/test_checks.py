@@ -4,7 +4,6 @@ partition, and position samples are not built from it."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,7 +22,7 @@ from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
 from label_pipeline.label_contract import COLUMNS, CheckOutcome, check_label_frame, check_names
 from label_pipeline.partitions import partition_key
 from label_pipeline.storage import read_parquet, storage_path
-from label_pipeline_tests.harness.common import QUIET, fast_temp_dir, kept_instance
+from label_pipeline_tests.harness.common import QUIET, kept_instance
 
 RUN, SYMBOL = "r1", "AAA"
 H = int(DEFAULT_LABEL_CONFIG["entry"]["max_hold_minutes"])
@@ -35,17 +34,13 @@ def frames(tmp_path_factory) -> Iterator[dict[str, pd.DataFrame]]:
     root = tmp_path_factory.mktemp("checks")
     write_run(root / "runs", RUN, *make_run_frames([SYMBOL], 240, seed=5, messiness=CLEAN))
     defs = build_definitions(str(root / "runs"), str(root / "store"))
-    home = fast_temp_dir()
-    try:
-        with kept_instance(home) as instance:
-            outcomes = materialize_run(defs, instance, RUN, [SYMBOL])
-            assert all(o.success for o in outcomes)
-            for asset in COLUMNS:
-                key = AssetCheckKey(AssetKey(asset), CONTRACT_CHECK)
-                record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
-                assert record.status.value == "SUCCEEDED", asset
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with kept_instance() as instance:
+        outcomes = materialize_run(defs, instance, RUN, [SYMBOL])
+        assert all(o.success for o in outcomes)
+        for asset in COLUMNS:
+            key = AssetCheckKey(AssetKey(asset), CONTRACT_CHECK)
+            record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+            assert record.status.value == "SUCCEEDED", asset
     loaded = {
         asset: read_parquet(
             storage_path(root / "store", asset, RUN, None if asset == "price_plan_context" else SYMBOL)
@@ -152,29 +147,25 @@ def test_blocking_check_fails_the_partition_and_stops_position_samples(tmp_path,
         old = pa.repeat(pa.scalar("OLD_V0"), frame.num_rows)  # the dagster type accepts it; only the check sees it
         return frame.set_column(index, "label_version", old)
 
-    home = fast_temp_dir()
-    try:
-        with kept_instance(home) as instance:
-            assert all(o.success for o in materialize_run(defs, instance, RUN, [SYMBOL]))
-            before = samples.read_bytes()
-            monkeypatch.setattr(entry_module, "build_entry_labels", corrupted)
-            result = defs.resolve_job_def("label_job").execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET
-            )
-            assert not result.success
-            evaluations = {
-                e.event_specific_data.asset_key.to_user_string(): e.event_specific_data
-                for e in result.all_events
-                if e.event_type_value == "ASSET_CHECK_EVALUATION"
-            }
-            assert not evaluations["entry_labels"].passed
-            assert evaluations["entry_labels"].partition == key
-            assert evaluations["entry_labels"].metadata["failed_rules"].value == ["label_version"]
-            assert evaluations["direction_labels"].passed
-            assert "position_state_samples" not in evaluations
-            latest = instance.get_latest_materialization_event(AssetKey("position_state_samples"))
-            assert latest.run_id != result.run_id and samples.read_bytes() == before
-            # the partition counts as failed, so the backfill schedule retries it
-            assert WorkFinder(instance, defs.resolve_asset_graph()).labels(RUN, [SYMBOL]) == {key: "failed"}
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with kept_instance() as instance:
+        assert all(o.success for o in materialize_run(defs, instance, RUN, [SYMBOL]))
+        before = samples.read_bytes()
+        monkeypatch.setattr(entry_module, "build_entry_labels", corrupted)
+        result = defs.resolve_job_def("label_job").execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET
+        )
+        assert not result.success
+        evaluations = {
+            e.event_specific_data.asset_key.to_user_string(): e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        }
+        assert not evaluations["entry_labels"].passed
+        assert evaluations["entry_labels"].partition == key
+        assert evaluations["entry_labels"].metadata["failed_rules"].value == ["label_version"]
+        assert evaluations["direction_labels"].passed
+        assert "position_state_samples" not in evaluations
+        latest = instance.get_latest_materialization_event(AssetKey("position_state_samples"))
+        assert latest.run_id != result.run_id and samples.read_bytes() == before
+        # the partition counts as failed, so the backfill schedule retries it
+        assert WorkFinder(instance, defs.resolve_asset_graph()).labels(RUN, [SYMBOL]) == {key: "failed"}
