@@ -187,8 +187,9 @@ class Quality:
         for i, name in enumerate(SIDES):
             slot = self.side_counts[name]
             slot["rows"] = slot.get("rows", 0) + int(rows[i])
-        for flag in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target"):
-            sums = np.bincount(side, weights=numbers(table, flag, "int64"), minlength=n_codes)
+        flags = {f: numbers(table, f, "int64") for f in ("target_hit", "stop_hit", "timeout_hit", "ambiguous_hit", "entry_target")}
+        for flag, values in flags.items():
+            sums = np.bincount(side, weights=values, minlength=n_codes)
             for i, name in enumerate(SIDES):
                 slot = self.side_counts[name]
                 slot[flag] = slot.get(flag, 0) + int(sums[i])
@@ -212,7 +213,7 @@ class Quality:
             width = int(weeks.max()) - first + 1
             at = side * width + (weeks - first)
             rows_w = np.bincount(at, minlength=n_codes * width).reshape(n_codes, width)
-            hits_w = np.bincount(at, weights=numbers(table, "entry_target", "int64"), minlength=n_codes * width)
+            hits_w = np.bincount(at, weights=flags["entry_target"], minlength=n_codes * width)
             hits_w = hits_w.reshape(n_codes, width)
             for i, name in enumerate(SIDES):
                 for w in np.flatnonzero(rows_w[i]):
