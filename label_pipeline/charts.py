@@ -202,7 +202,8 @@ def heatmap_svg(
             if not math.isfinite(v):
                 body.append(f'<rect class="blank" x="{_c(x)}" y="{_c(y)}" width="{cw}" height="{ch}" fill="none" stroke="#ddd"/>')
                 continue
-            fill, dark = _rdylgn((v - lo) / (hi - lo) if hi > lo else 0.5)
+            # halves, so that a span wider than the largest float (hi - lo overflows) still scales
+            fill, dark = _rdylgn((v / 2 - lo / 2) / (hi / 2 - lo / 2) if hi > lo else 0.5)
             body.append(f'<rect class="cell" x="{_c(x)}" y="{_c(y)}" width="{cw}" height="{ch}" fill="{fill}"/>')
             body.append(_text(x + cw / 2, y + ch / 2 + 2.5, f"{v:.2f}", 7, extra=' fill="white"' if dark else ""))
         body.append(f'<rect x="{_c(gx)}" y="{_c(gy)}" width="{gw}" height="{gh}" fill="none" stroke="#444"/>')

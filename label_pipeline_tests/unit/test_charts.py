@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -168,6 +169,7 @@ def test_empty_heatmap_and_odd_columns_are_valid() -> None:
     assert len(cells(parse(heatmap_svg(one, TARGETS, STOPS, "t", "t", "s", columns=0)))) == 36
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a value span wider than the largest float once overflowed
 @settings(max_examples=60, deadline=None)
 @given(grids=st.lists(hnp.arrays(np.float64, (3, 4), elements=st.floats(allow_nan=True, allow_infinity=True)), max_size=4))
 def test_any_heatmap_parses_with_finite_coordinates(grids) -> None:
