@@ -48,16 +48,21 @@ class PathStatsKernel(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if self.warm_up:
-            # on a thread: loading numba's cache (~0.5 s in a fresh process, LLVM work that mostly
-            # releases the GIL) overlaps the step's input reads; a kernel called before it is
-            # done waits on numba's compiler lock, then runs
-            threading.Thread(target=kernel.warm_up, name="kernel-warm-up", daemon=True).start()
+            # on a thread: importing numba and loading its cache (~0.5 s in a fresh process, the
+            # LLVM part releasing the GIL) overlaps the step's input reads; a kernel called before
+            # it is done waits on numba's compiler lock, then runs. The target is a function, not
+            # ``kernel.warm_up``, whose attribute access would do the import on this thread.
+            threading.Thread(target=_warm_up_kernel, name="kernel-warm-up", daemon=True).start()
         use_arrow_allocator(self.arrow_allocator)
 
     @property
     def compute(self) -> KernelFn:
         """The kernel function (``label_pipeline.kernel.compute_path_stats``)."""
         return kernel.compute_path_stats
+
+
+def _warm_up_kernel() -> None:
+    kernel.warm_up()
 
 
 def use_arrow_allocator(name: str) -> None:
