@@ -8,7 +8,8 @@ writes: one event write 7.7 ms against 2.4 ms with kept connections, Dagster's s
 partition's run 1.12 s against 0.58 s (BENCHMARKS.md, "One pass per partition"). Here each
 process keeps an engine per shard it used (the most recent ``KEPT_SHARDS``) with one pooled
 connection; statements still take the storage's lock one at a time and commit as Dagster's do.
-A new run's shard is a copy of an empty one made once per process (``_new_run_shard``).
+A new run's shard is a copy of an empty one, made once per Dagster version and kept beside the
+shards for the next process (``_new_run_shard``).
 A forked child drops what it inherited; ``wipe`` and ``dispose`` close the kept connections
 first. Same files, same layout as Dagster's ``storage: sqlite``, so an instance can switch to it
 and back::
@@ -30,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from dagster import __version__ as dagster_version
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
@@ -49,7 +51,18 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
 KEPT_SHARDS = 8  # a run worker uses its run's shard and the index; the webserver reads a few runs
+
+
+def _whole_sqlite_file(data: bytes) -> bool:
+    """Whether ``data`` is an SQLite file as long as its header says (page size at offset 16, 1
+    meaning 65536; page count at offset 28)."""
+    if len(data) < 100 or not data.startswith(_SQLITE_HEADER):
+        return False
+    page_size = int.from_bytes(data[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    return page_size > 0 and len(data) == page_size * int.from_bytes(data[28:32], "big")
 
 
 class KeptSqliteEventLogStorage(SqliteEventLogStorage):
@@ -93,27 +106,18 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines.clear()
 
     def _new_run_shard(self, shard: str) -> bool:
-        """Create a run's shard as a copy of an empty one that ``_initdb`` made in this process
-        (its tables, WAL mode and alembic stamp): ``_initdb`` resolves the alembic scripts on every
-        new shard (~50 ms a run). Linked into place, so a shard another process created first is
-        left as it is (and then checked by ``_initdb`` as usual), as is any shard where linking
+        """Create a run's shard as a copy of an empty one (its tables, WAL mode and alembic
+        stamp): ``_initdb`` resolves the alembic scripts on every new shard (~50 ms a run, ~0.3 s
+        the first time in a process). Linked into place, so a shard another process created first
+        is left as it is (and then checked by ``_initdb`` as usual), as is any shard where linking
         fails (``_initdb`` makes it then)."""
         path = self.path_for_shard(shard)
         if shard == INDEX_SHARD_NAME or os.path.exists(path):
             return False
-        if self._empty_shard is None:
-            with tempfile.TemporaryDirectory(dir=self._base_dir) as folder:
-                empty = os.path.join(folder, "empty.db")
-                engine = create_engine(f"sqlite:///{empty}", poolclass=NullPool)
-                self._initdb(engine)
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file
-                engine.dispose()
-                with open(empty, "rb") as handle:
-                    self._empty_shard = handle.read()
+        empty = self._empty_shard_bytes()
         staged = f"{path}.{os.getpid()}.tmp"
         with open(staged, "wb") as handle:
-            handle.write(self._empty_shard)
+            handle.write(empty)
         try:
             os.link(staged, path)
         except OSError:  # made by another process first, or a file system without hard links
@@ -121,6 +125,42 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         finally:
             os.unlink(staged)
         return True
+
+    def _empty_shard_bytes(self) -> bytes:
+        """An empty run shard made by ``_initdb``. It is kept in the shards' folder under a name
+        Dagster's ``*.db`` globs do not match, one per Dagster version (whose migrations make the
+        schema), so that each new process (a run worker, a ``label-pipeline`` command) copies it
+        instead of running alembic; a missing or unreadable one is made again."""
+        if self._empty_shard is not None:
+            return self._empty_shard
+        kept = os.path.join(self._base_dir, f".empty-run-shard-{dagster_version}.sqlite")
+        try:
+            with open(kept, "rb") as handle:
+                data = handle.read()
+            if _whole_sqlite_file(data):
+                self._empty_shard = data
+                return data
+        except OSError:
+            pass
+        with tempfile.TemporaryDirectory(dir=self._base_dir) as folder:
+            empty = os.path.join(folder, "empty.db")
+            engine = create_engine(f"sqlite:///{empty}", poolclass=NullPool)
+            self._initdb(engine)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file
+            engine.dispose()
+            with open(empty, "rb") as handle:
+                self._empty_shard = handle.read()
+            try:  # whole or not at all: a concurrent process replaces it with the same bytes
+                staged = os.path.join(folder, "kept.sqlite")
+                with open(staged, "wb") as handle:
+                    handle.write(self._empty_shard)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(staged, kept)
+            except OSError:
+                pass  # a read-only folder: this process keeps its copy in memory
+        return self._empty_shard
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:

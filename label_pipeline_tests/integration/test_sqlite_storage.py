@@ -132,3 +132,36 @@ def test_instance_command_writes_this_storage_once(tmp_path, monkeypatch, capsys
     monkeypatch.delenv("DAGSTER_HOME")
     assert main(["instance"]) == 2
     assert "DAGSTER_HOME is not set" in capsys.readouterr().err
+
+
+def test_a_new_process_copies_the_kept_empty_shard_instead_of_running_migrations(tmp_path, monkeypatch) -> None:
+    home = _home(tmp_path)
+    runs_dir = home / "history" / "runs"
+    with DagsterInstance.from_config(str(home)) as first:
+        with first.event_log_storage.run_connection("run-1"):
+            pass
+    (kept,) = runs_dir.glob(".empty-run-shard-*.sqlite")  # out of Dagster's *.db globs
+    made = []
+    real = KeptSqliteEventLogStorage._initdb
+
+    def recording(self, engine, *args, **kwargs):
+        made.append(str(engine.url))
+        return real(self, engine, *args, **kwargs)
+
+    monkeypatch.setattr(KeptSqliteEventLogStorage, "_initdb", recording)
+    with DagsterInstance.from_config(str(home)) as second:  # as a new process: nothing in memory
+        with second.event_log_storage.run_connection("run-2"):
+            pass
+    assert not [url for url in made if "run-2" in url or "empty" in url]
+    kept.write_bytes(kept.read_bytes()[:-100])  # cut short (a crash mid-write): made again
+    with DagsterInstance.from_config(str(home)) as third:
+        with third.event_log_storage.run_connection("run-3"):
+            pass
+    assert [url for url in made if "empty" in url]
+    (home / "dagster.yaml").write_text("")
+    with DagsterInstance.from_config(str(home)) as stock:
+        with stock.event_log_storage.run_connection("made-by-dagster"):
+            pass
+        assert _shape(runs_dir / "run-2.db") == _shape(runs_dir / "run-3.db") == _shape(runs_dir / "made-by-dagster.db")
+        stock.wipe()  # deletes the run shards; the kept empty one (not a *.db) is left as it is
+    assert kept.exists() and not (runs_dir / "run-2.db").exists()
