@@ -2,7 +2,7 @@
 reference, its peak memory over 1 to 5 years of bars, and Dagster's overhead per partition.
 
     .venv/bin/python benchmarks/bench_partition.py [--years 1,2,5] [--skip-reference] [--skip-postgres]
-        [--skip-launcher] [--skip-dg-launch] [--partitions 20] [--quick] [--json FILE]
+        [--skip-launcher] [--skip-dg-launch] [--partitions 20] [--repeat N] [--pairs N] [--quick] [--json FILE]
 
 Every side runs in its own fresh subprocess (this script re-invoked with ``--child``), so each
 one's peak RSS (``ru_maxrss``) is its own. One symbol-year is 525,600 one-minute bars with
@@ -19,7 +19,9 @@ realistic gaps and NaNs (``make_run_frames(..., messiness=REALISTIC)``).
 - cold command: the command the README documents for one partition, ``label-pipeline rerun RUN
   SYMBOL``, in a fresh process (DAGSTER_HOME, LABEL_PIPELINE_RUNS_ROOT and _STORAGE_ROOT set to
   temporary folders, the run registered and its price plan materialized beforehand), timed as a
-  whole; and ``dg launch --job label_job --partition RUN|SYMBOL`` for comparison.
+  whole; and ``dg launch --job label_job --partition RUN|SYMBOL`` for comparison. With ``--pairs N``
+  the reference and this command run in turn N times, and the ratio of each pair is printed with
+  their median: the machine's speed drifts over minutes, and a pair meets the same machine.
 - RSS: a process that imports, registers the run, materializes the plan and then the partition's
   label_job once, and exits; at 1, 2 and 5 years of bars.
 - overhead: N small partitions (N symbols x 1 day = 1,440 bars) materialized one Dagster run each,
@@ -30,6 +32,12 @@ realistic gaps and NaNs (``make_run_frames(..., messiness=REALISTIC)``).
 - launcher (PostgreSQL): the same N partitions as a real asset backfill (the UI's Materialize over
   partitions): the backfill daemon's and the run queue's iterations called back to back, the
   default run launcher starting each run in its own process, at most ``os.cpu_count()`` at once.
+
+Each phase prints the load average before and after it and the share of the machine's CPU time
+the host stole meanwhile (/proc/stat); the commands' CPU time (user + system) is printed beside
+their wall time. On a shared VM the reference's wall time moves by a third from run to run; CPU
+time leaves out what the host stole but not a core slowed by its neighbours, so it narrows that
+noise without removing it, and ``--pairs`` puts each cold run beside its own reference.
 
 ``--quick`` shrinks everything (a week instead of a year, 4 small partitions, no launcher) to
 check the script itself; its figures mean nothing.
@@ -45,6 +53,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -511,17 +520,19 @@ def child_setup_cli(spec: dict) -> dict:
 
 
 def child_command(spec: dict) -> dict:
-    """Run a command; its wall time and peak RSS (RUSAGE_CHILDREN of this process: the command and
-    whatever it started)."""
+    """Run a command; its wall time, CPU time and peak RSS (RUSAGE_CHILDREN of this process: the
+    command and whatever it started)."""
     env = {**os.environ, **spec.get("env", {})}
     start = time.perf_counter()
     proc = subprocess.run(spec["argv"], env=env, cwd=spec.get("cwd", str(REPO)), capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     # this process is small and its parent too (ru_maxrss is inherited through fork + exec)
     if proc.returncode != 0:
         raise RuntimeError(f"{spec['argv']} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return {
         "seconds": seconds,
+        "cpu_s": children.ru_utime + children.ru_stime,
         "peak_rss_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
         "stdout_tail": proc.stdout[-1500:],
         "stderr_tail": proc.stderr[-1500:],
@@ -581,6 +592,25 @@ def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU time so far by kind (/proc/stat: user nice system idle iowait irq softirq
+    steal ...); empty where there is no /proc."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+def _steal_share(before: list[int], after: list[int]) -> float | None:
+    """The share of the machine's CPU time the host took for other guests between two readings:
+    on a shared VM a phase can lose a third of its cores without any load of its own showing."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return (after[7] - before[7]) / total if total > 0 else None
+
+
 class Phases:
     def __init__(self) -> None:
         self.log: list[dict[str, Any]] = []
@@ -602,7 +632,7 @@ class Phases:
         timeout: float = 3600,
         quiet: bool = False,
     ) -> dict:
-        before = _load()
+        before, ticks = _load(), _cpu_ticks()
         if not quiet:
             print(f"[{time.strftime('%H:%M:%S')}] {title}: load before {before}", flush=True)
         start = time.perf_counter()
@@ -615,7 +645,7 @@ class Phases:
             env={**os.environ, **(env or {})},
             timeout=timeout,
         )
-        after = _load()
+        after, steal = _load(), _steal_share(ticks, _cpu_ticks())
         text = out_file.read_text()
         out_file.unlink(missing_ok=True)
         if proc.returncode != 0 or not text:
@@ -625,8 +655,11 @@ class Phases:
         elapsed = time.perf_counter() - start
         if quiet:
             return result
-        print(f"[{time.strftime('%H:%M:%S')}] {title}: done in {elapsed:.1f} s, load after {after}", flush=True)
-        self.log.append({"phase": title, "load_before": before, "load_after": after, "elapsed_s": round(elapsed, 1)})
+        stolen = f", {steal:.0%} of the CPU stolen by the host" if steal is not None else ""
+        print(f"[{time.strftime('%H:%M:%S')}] {title}: done in {elapsed:.1f} s, load after {after}{stolen}", flush=True)
+        self.log.append(
+            {"phase": title, "load_before": before, "load_after": after, "steal": steal, "elapsed_s": round(elapsed, 1)}
+        )
         return result
 
 
@@ -695,6 +728,9 @@ def main() -> None:
     parser.add_argument("--years", default="1,2,5", help="spans for the RSS rows, in years of bars")
     parser.add_argument("--partitions", type=int, default=20, help="small partitions of the overhead rows")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of the warm step")
+    parser.add_argument(
+        "--pairs", type=int, default=1, help="runs of the reference and the cold command, in turn (their ratio per pair)"
+    )
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-launcher", action="store_true")
@@ -789,35 +825,48 @@ def main() -> None:
                 },
             )
 
-        if "reference" in only and reference_available():  # on a copy of the same run directory
-            ref_root = work / "ref_runs"
-            shutil.copytree(runs / y1, ref_root / y1)
-            ref = phases.run(
-                "reference, 1 year",
-                "command",
-                {"argv": [sys.executable, str(REFERENCE_DIR / "run_reference.py"), str(ref_root), y1]},
-            )
-            shutil.rmtree(ref_root, ignore_errors=True)
-        results["reference"] = ref
-
-        if "cold" in only:
-            cli_home = work / "home_cli"
-            cli_env = {
-                "DAGSTER_HOME": str(cli_home),
-                "LABEL_PIPELINE_RUNS_ROOT": str(runs),
-                "LABEL_PIPELINE_STORAGE_ROOT": str(work / "store_cli"),
-            }
-            # the README's set-up of a user's instance
+        cli_env = {
+            "DAGSTER_HOME": str(work / "home_cli"),
+            "LABEL_PIPELINE_RUNS_ROOT": str(runs),
+            "LABEL_PIPELINE_STORAGE_ROOT": str(work / "store_cli"),
+        }
+        if "cold" in only:  # the README's set-up of a user's instance
             phases.run("cold command set-up (label-pipeline instance)", "command",
                        {"argv": [str(BIN / "label-pipeline"), "instance"], "env": cli_env}, quiet=True)
             phases.run("cold command set-up (register + price plan)", "setup_cli", {"run_id": y1}, env=cli_env)
-            results["cold_rerun"] = phases.run(
-                "cold command: label-pipeline rerun",
-                "command",
-                {"argv": [str(BIN / "label-pipeline"), "rerun", y1, SYMBOL], "env": cli_env},
-            )
-            match = re.search(r": ok \(([\d.]+) s\)", results["cold_rerun"]["stderr_tail"])
-            results["cold_rerun"]["run_s_as_printed"] = float(match.group(1)) if match else None
+        with_reference = "reference" in only and reference_available()
+        pairs = args.pairs if with_reference and "cold" in only else 1
+        refs, colds = [], []
+        for i in range(pairs):  # the reference and the cold command in turn: each pair meets the same machine
+            of = f" ({i + 1}/{pairs})" if pairs > 1 else ""
+            if with_reference:  # on a copy of the same run directory
+                ref_root = work / "ref_runs"
+                shutil.copytree(runs / y1, ref_root / y1)
+                refs.append(
+                    phases.run(
+                        f"reference, 1 year{of}",
+                        "command",
+                        {"argv": [sys.executable, str(REFERENCE_DIR / "run_reference.py"), str(ref_root), y1]},
+                    )
+                )
+                shutil.rmtree(ref_root, ignore_errors=True)
+            if "cold" in only:
+                cold = phases.run(
+                    f"cold command: label-pipeline rerun{of}",
+                    "command",
+                    {"argv": [str(BIN / "label-pipeline"), "rerun", y1, SYMBOL], "env": cli_env},
+                )
+                match = re.search(r": ok \(([\d.]+) s\)", cold["stderr_tail"])
+                cold["run_s_as_printed"] = float(match.group(1)) if match else None
+                colds.append(cold)
+        ref = refs[0] if refs else None
+        results["reference"] = ref
+        if colds:
+            results["cold_rerun"] = colds[0]
+        if len(refs) > 1:
+            results["pairs"] = [{"reference_s": r["seconds"], "cold_s": c["seconds"]} for r, c in zip(refs, colds, strict=True)]
+
+        if "cold" in only:
             if not args.skip_dg_launch and (BIN / "dg").exists():
                 results["cold_dg_launch"] = phases.run_optional(
                     "cold command: dg launch",
@@ -931,7 +980,14 @@ def report(results: dict[str, Any], ref: dict | None, years: list[float]) -> Non
         return f"{x:.1f}x" if x is not None else "-"
 
     if ref:
-        rows.append(("reference, full run (own process), 1 year", f"{ref_s:.2f} s, {ref['peak_rss_mb']:.0f} MB", "-", "1x"))
+        rows.append(
+            (
+                "reference, full run (own process), 1 year",
+                f"{ref_s:.2f} s (CPU {ref['cpu_s']:.2f} s), {ref['peak_rss_mb']:.0f} MB",
+                "-",
+                "1x",
+            )
+        )
     warm = results.get("warm")
     if warm:
         full = min(warm["label_job"], key=lambda r: r["wall_s"])
@@ -983,9 +1039,24 @@ def report(results: dict[str, Any], ref: dict | None, years: list[float]) -> Non
         rows.append(
             (
                 "cold command `label-pipeline rerun RUN SYM`, 1 year (whole command)",
-                f"{cold['seconds']:.2f} s (its run as printed: {cold.get('run_s_as_printed')} s), {cold['peak_rss_mb']:.0f} MB",
+                f"{cold['seconds']:.2f} s (its run as printed: {cold.get('run_s_as_printed')} s; CPU "
+                f"{cold['cpu_s']:.2f} s), {cold['peak_rss_mb']:.0f} MB",
                 ">= 15x",
-                f"{fmt_ratio(r_cold)}: {_verdict(r_cold, GOALS['cold_ratio'], True)}",
+                f"{fmt_ratio(r_cold)}: {_verdict(r_cold, GOALS['cold_ratio'], True)}"
+                + (f" (CPU time {ref['cpu_s'] / cold['cpu_s']:.1f}x)" if ref else ""),
+            )
+        )
+    pairs = results.get("pairs")
+    if pairs:
+        each = [p["reference_s"] / p["cold_s"] for p in pairs]
+        middle = statistics.median(each)
+        rows.append(
+            (
+                f"  cold command and reference in turn, {len(pairs)} pairs: reference / cold per pair",
+                ", ".join(f"{p['reference_s']:.0f} / {p['cold_s']:.2f} s" for p in pairs),
+                ">= 15x",
+                f"{', '.join(fmt_ratio(x) for x in each)}; median {fmt_ratio(middle)}: "
+                f"{_verdict(middle, GOALS['cold_ratio'], True)}",
             )
         )
     dg = results.get("cold_dg_launch")
@@ -1074,9 +1145,10 @@ def report(results: dict[str, Any], ref: dict | None, years: list[float]) -> Non
         )
     print(f"\n# One pass per partition: {results['date']}, os.cpu_count() = {results['cpu_count']}")
     print(f"label_job: {', '.join(results['label_job_assets'])}")
-    print("phases (load average 1/5/15 min before -> after):")
+    print("phases (load average 1/5/15 min before -> after; steal: the share of the machine's CPU time the host took):")
     for p in results["phases"]:
-        print(f"  {p['phase']}: {p['elapsed_s']} s, load {p['load_before']} -> {p['load_after']}")
+        stolen = f", steal {p['steal']:.0%}" if p.get("steal") is not None else ""
+        print(f"  {p['phase']}: {p['elapsed_s']} s, load {p['load_before']} -> {p['load_after']}{stolen}")
     print("\n| measurement | figure | goal | ratio / verdict |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
