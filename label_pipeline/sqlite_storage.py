@@ -69,6 +69,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` whose ``_connect`` reuses an engine per shard."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._tables: set[str] = set()
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._pid = os.getpid()
         self._empty_shard: bytes | None = None
@@ -175,7 +176,19 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
                 with conn.begin():
                     yield conn
 
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks whether an index table exists before most partition, tag and check
+        statements (~100 times a label run), each time on a new engine and connection. Tables come
+        with migrations and stay (``wipe`` empties them), so a yes is remembered per process."""
+        if table_name in self._tables:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables.add(table_name)
+        return found
+
     def wipe(self) -> None:
+        self._tables.clear()
         with self._db_lock:
             self._close_engines()  # the shard files are deleted: no connection may outlive them
         super().wipe()

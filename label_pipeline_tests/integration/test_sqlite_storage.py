@@ -14,6 +14,7 @@ from dagster import AssetKey, AssetObservation, DagsterInstance
 from label_pipeline.definitions import build_definitions
 from label_pipeline.demo.cli import instance_yaml
 from label_pipeline.demo.sample_data import CLEAN, make_run_frames, write_run
+from label_pipeline.keys import RUN_DIM
 from label_pipeline.partitions import partition_key, register_partitions
 from label_pipeline.sqlite_storage import KEPT_SHARDS, KeptSqliteEventLogStorage
 from label_pipeline_tests.harness.common import QUIET
@@ -165,3 +166,29 @@ def test_a_new_process_copies_the_kept_empty_shard_instead_of_running_migrations
         assert _shape(runs_dir / "run-2.db") == _shape(runs_dir / "run-3.db") == _shape(runs_dir / "made-by-dagster.db")
         stock.wipe()  # deletes the run shards; the kept empty one (not a *.db) is left as it is
     assert kept.exists() and not (runs_dir / "run-2.db").exists()
+
+
+def test_an_index_table_once_found_is_not_looked_up_again(tmp_path, monkeypatch) -> None:
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    looked_up = []
+    real = SqliteEventLogStorage.has_table
+
+    def counting(self, table_name):
+        looked_up.append(table_name)
+        return real(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    home = _home(tmp_path)
+    with DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        looked_up.clear()
+        assert all(storage.has_table("dynamic_partitions") for _ in range(3))
+        assert not any(storage.has_table("no_such_table") for _ in range(2))  # a no is asked again
+        assert looked_up == ["dynamic_partitions", "no_such_table", "no_such_table"]
+        register_partitions(instance, "r1", ["AAA"])  # Dagster's own callers get the remembered yes
+        assert instance.has_dynamic_partition(RUN_DIM, "r1")
+        assert looked_up.count("dynamic_partitions") == 1
+        instance.wipe()
+        assert storage.has_table("dynamic_partitions")
+        assert looked_up.count("dynamic_partitions") == 2  # wipe forgets
