@@ -17,6 +17,7 @@ import io
 import os
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -227,8 +228,10 @@ class StagedFile:
     Rows go to a hidden temporary file beside the target (the naming and clean-up of
     ``write_parquet_atomic``) in row groups of exactly ``ROW_GROUP_ROWS`` rows, whatever the sizes
     of the chunks written, so chunked and whole-frame writes give the same bytes. ``finish``
-    closes it with the footer entries (content hash, row count) and checks the rows; ``publish``
-    renames it over the target. The label step publishes a partition's files only once every one
+    closes it with the footer entries (content hash, row count) and checks the rows, and starts
+    its fsync on a thread of its own (disk time, no CPU: it overlaps the partition's remaining
+    work, and the pass reads a finished input file back meanwhile); ``publish`` waits for that
+    fsync and renames the file over the target. The label step publishes a partition's files only once every one
     of them is finished (all old or all new); ``discard`` removes an unpublished one. On object
     stores the file is built in memory and PUT on publish (a single PUT is atomic).
     """
@@ -240,6 +243,8 @@ class StagedFile:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._local = isinstance(path.fs, LocalFileSystem)
+        self._sync: threading.Thread | None = None
+        self._sync_error: OSError | None = None
         if self._local:
             target = Path(path.path)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -280,13 +285,31 @@ class StagedFile:
         self._writer.close()
         if self._local:
             self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
             stored = pq.read_metadata(self._tmp).num_rows
             if stored != self.rows:
+                self._handle.close()
                 raise OSError(
                     f"{self._tmp} holds {stored} rows after writing {self.rows}; not publishing {self.path}"
                 )
+            self._sync = threading.Thread(target=self._fsync, name="label-fsync", daemon=True)
+            self._sync.start()
+
+    def _fsync(self) -> None:
+        try:
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            self._sync_error = exc
+        finally:
+            self._handle.close()
+
+    def _synced(self) -> None:
+        """Wait for the fsync ``finish`` started; raise what it raised."""
+        if self._sync is not None:
+            self._sync.join()
+            self._sync = None
+        error, self._sync_error = self._sync_error, None
+        if error is not None:
+            raise error
 
     def readable(self) -> Any:
         """The finished file, to read back before it is published: its path, or its bytes."""
@@ -297,6 +320,7 @@ class StagedFile:
     def publish(self) -> int:
         """Put the finished file in place (atomic rename locally); returns its size."""
         if self._local:
+            self._synced()  # the bytes are on disk before the name points at them
             target = Path(self.path.path)
             os.replace(self._tmp, target)
             _fsync_dir(target.parent)
@@ -309,6 +333,10 @@ class StagedFile:
 
     def discard(self) -> None:
         """Drop an unpublished file (a failed partition): nothing of it reaches the target."""
+        try:
+            self._synced()
+        except OSError:
+            pass  # the file is dropped anyway
         for close in (self._writer.close, self._handle.close):
             try:
                 close()

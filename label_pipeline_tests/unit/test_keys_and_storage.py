@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -9,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from label_pipeline import storage
 from label_pipeline.hashing import content_hash
 from label_pipeline.keys import PartitionKeyError, decode_segment, encode_segment, validate_key
-from label_pipeline.storage import read_parquet, storage_path, write_parquet_atomic
+from label_pipeline.storage import StagedFile, read_parquet, storage_path, write_parquet_atomic
 
 
 @given(st.text(min_size=1, max_size=60))
@@ -71,6 +73,43 @@ def test_failed_write_keeps_the_old_file(tmp_path) -> None:
         write_parquet_atomic(pd.DataFrame({"bad": [object()]}), path)
     assert open(path.path, "rb").read() == before
     assert len(list((tmp_path / "asset" / "run").iterdir())) == 1
+
+
+def test_a_staged_file_is_published_only_once_its_fsync_is_done(tmp_path, monkeypatch) -> None:
+    """``finish`` leaves the fsync to a thread; ``publish`` waits for it, and a failed fsync
+    keeps the old file and the staged one off the target."""
+    path = storage_path(tmp_path, "asset", "run", "S")
+    write_parquet_atomic(_frame(), path)
+    before = open(path.path, "rb").read()
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        threading.Event().wait(0.2)
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(storage.os, "fsync", slow_fsync)
+    staged = StagedFile(path, pa.Table.from_pandas(_frame(), preserve_index=False).schema)
+    staged.write(pa.Table.from_pandas(_frame().iloc[:2], preserve_index=False))
+    staged.finish({})
+    assert not synced and open(path.path, "rb").read() == before  # finish returned before its fsync
+    staged.publish()
+    assert synced  # the rename came after it
+    pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[:2])
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(storage.os, "fsync", failing_fsync)
+    staged = StagedFile(path, pa.Table.from_pandas(_frame(), preserve_index=False).schema)
+    staged.write(pa.Table.from_pandas(_frame(), preserve_index=False))
+    staged.finish({})
+    with pytest.raises(OSError, match="Input/output error"):
+        staged.publish()
+    staged.discard()
+    pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[:2])
+    assert sorted(p.name for p in (tmp_path / "asset" / "run").iterdir()) == ["S.parquet"]
 
 
 def test_content_hash_is_deterministic_and_content_sensitive() -> None:
