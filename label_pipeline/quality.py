@@ -92,11 +92,13 @@ class OrderStats:
     def keep(self, qs: Iterable[float]) -> Callable[[np.ndarray], np.ndarray]:
         """What to keep of the values read again for ``quantiles(qs, kept)``: the non-NaN ones
         whose bucket holds a rank the quantiles need."""
-        wanted = self._plan(qs)[2] if self.n else np.zeros(0, dtype=np.int64)
+        wanted = np.zeros(1 << BUCKET_BITS, dtype=bool)  # a lookup per bucket, not np.isin's sort
+        if self.n:
+            wanted[self._plan(qs)[2]] = True
 
         def kept(values: np.ndarray) -> np.ndarray:
             values = values[~np.isnan(values)]
-            return values[np.isin(_buckets(values), wanted)]
+            return values[wanted[_buckets(values)]]
 
         return kept
 
