@@ -30,20 +30,9 @@ QUANTILES = (0.1, 0.5, 0.9)
 EXCURSIONS = ("mfe_bps", "mae_bps")
 # Why a feature row has no label, in the order a row is assigned its first applicable cause.
 CAUSES = ("no_bar", "nan_entry_close", "tail_shorter_than_horizon", "window_crosses_gap", "nan_exit_close")
-
-
-BUCKET_BITS = 16  # order-preserving buckets of a float64: 65,536 counts per column and side
 CHART_QUANTILE = 0.99  # the chart's histograms are clipped here
 # The finished file's columns again, a row group at a time (``Quality.facts``)
 Reread = Callable[[list[str]], Iterator[pa.Table]]
-
-
-def _buckets(values: np.ndarray) -> np.ndarray:
-    """Each float64's top ``BUCKET_BITS`` bits with the sign folded so that the buckets sort as the
-    values do (every value of a bucket is at most every value of the next)."""
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
-    key = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
-    return (key >> np.uint64(64 - BUCKET_BITS)).astype(np.int64)
 
 
 class OrderStats:
@@ -53,6 +42,10 @@ class OrderStats:
     wanted ranks fall in, and the ranks are read off them."""
 
     def __init__(self) -> None:
+        # the bucket kernel (numba) is imported where it is used: the code location imports this
+        # module for ``report`` alone, without numba
+        from label_pipeline.kernel.buckets import BUCKET_BITS
+
         self.counts = np.zeros(1 << BUCKET_BITS, dtype=np.int64)
         self.n = 0
         self.finite_min, self.finite_max = np.inf, -np.inf
@@ -64,22 +57,17 @@ class OrderStats:
     def add_grouped(stats: list[OrderStats], values: np.ndarray, group: np.ndarray) -> None:
         """``stats[g].add(values[group == g])`` for every g at once: one bucket count of the chunk
         (a group past the list, e.g. rows of neither side, is counted nowhere)."""
-        keep = ~np.isnan(values)
-        values, group = values[keep], group[keep]
-        size = 1 << BUCKET_BITS
-        counts = np.bincount(group * size + _buckets(values), minlength=(len(stats) + 1) * size)
-        finite = np.isfinite(values)
+        from label_pipeline.kernel.buckets import bucket_counts
+
+        counts, lo, hi = bucket_counts(values, group, len(stats))
         for g, stat in enumerate(stats):
-            mine = counts[g * size : (g + 1) * size]
-            n = int(mine.sum())
+            n = int(counts[g].sum())
             if not n:
                 continue
-            stat.counts += mine
+            stat.counts += counts[g]
             stat.n += n
-            ends = values[finite & (group == g)]
-            if len(ends):
-                stat.finite_min = min(stat.finite_min, float(ends.min()))
-                stat.finite_max = max(stat.finite_max, float(ends.max()))
+            stat.finite_min = min(stat.finite_min, float(lo[g]))
+            stat.finite_max = max(stat.finite_max, float(hi[g]))
 
     def _plan(self, qs: Iterable[float]) -> tuple[list[float], dict[int, int], np.ndarray]:
         """Where each quantile falls (``(n - 1) q``), the ranks it needs and their buckets."""
@@ -92,13 +80,15 @@ class OrderStats:
     def keep(self, qs: Iterable[float]) -> Callable[[np.ndarray], np.ndarray]:
         """What to keep of the values read again for ``quantiles(qs, kept)``: the non-NaN ones
         whose bucket holds a rank the quantiles need."""
-        wanted = np.zeros(1 << BUCKET_BITS, dtype=bool)  # a lookup per bucket, not np.isin's sort
+        from label_pipeline.kernel.buckets import bucket_keys
+
+        wanted = np.zeros(len(self.counts), dtype=bool)  # a lookup per bucket, not np.isin's sort
         if self.n:
             wanted[self._plan(qs)[2]] = True
 
         def kept(values: np.ndarray) -> np.ndarray:
             values = values[~np.isnan(values)]
-            return values[wanted[_buckets(values)]]
+            return values[wanted[bucket_keys(values)]]
 
         return kept
 

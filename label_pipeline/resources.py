@@ -62,7 +62,10 @@ class PathStatsKernel(ConfigurableResource):
 
 
 def _warm_up_kernel() -> None:
+    from label_pipeline.kernel import buckets  # the quality figures' counting loop
+
     kernel.warm_up()
+    buckets.warm_up()
 
 
 def use_arrow_allocator(name: str) -> None:
