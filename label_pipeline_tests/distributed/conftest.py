@@ -44,15 +44,19 @@ def local(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 
 @pytest.fixture(scope="module")
-def cluster(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def cluster(
+    runs_root: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalCluster]:
     missing = missing_services()
     if missing:
         skip_or_fail(f"distributed profile tests need {', '.join(missing)}: {SERVICES_HELP}")
     work = tmp_path_factory.mktemp("cluster")
     store_url = (work / "store").as_uri()  # a URL, as s3://... would be
-    # run monitoring as deploy/dagster.yaml ships it, but runs stuck before they start are failed after
-    # 60 s instead of 180 s, to keep the restart test short
-    overrides = {"run_monitoring": {"start_timeout_seconds": 60}}
+    # run monitoring as deploy/dagster.yaml ships it, but polling every 5 s instead of 15 s, and runs
+    # stuck before they start failed after 60 s instead of 180 s (a module's START_TIMEOUT_SECONDS:
+    # the restart test's runs lost at launch are its long pole), to keep the distributed tests short
+    start_timeout = getattr(request.module, "START_TIMEOUT_SECONDS", 60)
+    overrides = {"run_monitoring": {"start_timeout_seconds": start_timeout, "poll_interval_seconds": 5}}
     with LocalCluster(work, str(runs_root), store_url, max_concurrent_runs=4, instance_overrides=overrides) as c:
         c.start_code_server()
         for name in WORKERS:
