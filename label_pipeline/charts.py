@@ -161,6 +161,19 @@ def entry_chart_svg(
     return _document(_WIDTH, _HEIGHT, "entry_target per week; MFE and MAE per side", body)
 
 
+def _position(v: float, lo: float, hi: float) -> float:
+    """Where ``v`` lies between ``lo`` and ``hi`` (0 to 1; 0.5 when they are equal). A span wider
+    than the largest float (``hi - lo`` overflows) is scaled by halves; a subnormal span is not,
+    since its halves round to zero. Python floats: numpy's would warn on the overflow."""
+    v, lo, hi = float(v), float(lo), float(hi)
+    if not hi > lo:
+        return 0.5
+    span = hi - lo
+    if math.isinf(span):
+        return (v / 2 - lo / 2) / (hi / 2 - lo / 2)
+    return (v - lo) / span
+
+
 def _rdylgn(t: float) -> tuple[str, bool]:
     """The colour at t in 0..1 and whether it is dark (for the text on it)."""
     pos = min(max(t, 0.0), 1.0) * (len(_RDYLGN) - 1) if math.isfinite(t) else 0.5 * (len(_RDYLGN) - 1)
@@ -202,8 +215,7 @@ def heatmap_svg(
             if not math.isfinite(v):
                 body.append(f'<rect class="blank" x="{_c(x)}" y="{_c(y)}" width="{cw}" height="{ch}" fill="none" stroke="#ddd"/>')
                 continue
-            # halves, so that a span wider than the largest float (hi - lo overflows) still scales
-            fill, dark = _rdylgn((v / 2 - lo / 2) / (hi / 2 - lo / 2) if hi > lo else 0.5)
+            fill, dark = _rdylgn(_position(v, lo, hi))
             body.append(f'<rect class="cell" x="{_c(x)}" y="{_c(y)}" width="{cw}" height="{ch}" fill="{fill}"/>')
             body.append(_text(x + cw / 2, y + ch / 2 + 2.5, f"{v:.2f}", 7, extra=' fill="white"' if dark else ""))
         body.append(f'<rect x="{_c(gx)}" y="{_c(gy)}" width="{gw}" height="{gh}" fill="none" stroke="#444"/>')

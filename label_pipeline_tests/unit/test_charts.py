@@ -182,6 +182,20 @@ def test_any_heatmap_parses_with_finite_coordinates(grids) -> None:
                 assert math.isfinite(float(element.get(name)))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(
+    "lo, hi",
+    [(0.0, 5e-324), (-5e-324, 5e-324), (-1.7e308, 1.7e308), (-np.finfo(float).max, np.finfo(float).max), (1.0, 3.0)],
+)
+def test_a_cell_colour_spans_its_grid_from_lo_to_hi(lo, hi) -> None:
+    """Spans that underflow when halved (subnormal) and overflow when subtracted (wider than the
+    largest float) both run from 0 at the lowest value to 1 at the highest, found by hypothesis."""
+    assert charts._position(lo, lo, hi) == 0.0 and charts._position(hi, lo, hi) == 1.0
+    assert 0.0 <= charts._position(lo / 2 + hi / 2, lo, hi) <= 1.0
+    assert charts._position(hi, hi, hi) == 0.5
+    parse(heatmap([("0", np.array([[lo, hi, np.nan]]))]))
+
+
 @given(lo=st.floats(-1e6, 1e6), span=st.floats(0, 1e6))
 def test_nice_ticks_cover_the_range_in_round_steps(lo, span) -> None:
     ticks = charts._nice_ticks(lo, lo + span)
