@@ -231,9 +231,9 @@ class StagedFile:
     closes it with the footer entries (content hash, row count) and checks the rows, and starts
     its fsync on a thread of its own (disk time, no CPU: it overlaps the partition's remaining
     work, and the pass reads a finished input file back meanwhile); ``publish`` waits for that
-    fsync and renames the file over the target. The label step publishes a partition's files only once every one
-    of them is finished (all old or all new); ``discard`` removes an unpublished one. On object
-    stores the file is built in memory and PUT on publish (a single PUT is atomic).
+    fsync and renames the file over the target. The label step publishes a partition's files only
+    once every one of them is finished (all old or all new); ``discard`` removes an unpublished
+    one. On object stores the file is built in memory and PUT on publish (a single PUT is atomic).
     """
 
     def __init__(self, path: UPath, schema: pa.Schema):
