@@ -302,8 +302,9 @@ class StagedFile:
         finally:
             self._handle.close()
 
-    def _synced(self) -> None:
-        """Wait for the fsync ``finish`` started; raise what it raised."""
+    def wait(self) -> None:
+        """Wait for the fsync ``finish`` started; raise what it raised. A partition waits for all
+        of its files before it renames any (``engine.PartitionOutput.publish``)."""
         if self._sync is not None:
             self._sync.join()
             self._sync = None
@@ -320,7 +321,7 @@ class StagedFile:
     def publish(self) -> int:
         """Put the finished file in place (atomic rename locally); returns its size."""
         if self._local:
-            self._synced()  # the bytes are on disk before the name points at them
+            self.wait()  # the bytes are on disk before the name points at them
             target = Path(self.path.path)
             os.replace(self._tmp, target)
             _fsync_dir(target.parent)
@@ -334,7 +335,7 @@ class StagedFile:
     def discard(self) -> None:
         """Drop an unpublished file (a failed partition): nothing of it reaches the target."""
         try:
-            self._synced()
+            self.wait()
         except OSError:
             pass  # the file is dropped anyway
         for close in (self._writer.close, self._handle.close):

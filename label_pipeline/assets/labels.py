@@ -248,6 +248,14 @@ def _partition_asset(code_version: str) -> AssetsDefinition:
     return label_partition_step
 
 
+def _write_failure(run_id: str, symbol: str, exc: OSError) -> Failure:
+    return Failure(
+        description=f"partition {run_id}|{symbol}: writing its files failed ({exc}); nothing was published, "
+        "every stored file of the partition is as it was. Free space or fix the store and materialize again",
+        metadata={"path": str(getattr(exc, "filename", "") or "")},
+    )
+
+
 def _run_partition(context: AssetExecutionContext) -> Iterator:
     # a run launched with only the dagster/partition tag gives the key as a string
     key = run_symbol_partitions.get_partition_key_from_str(str(context.partition_key))
@@ -301,11 +309,7 @@ def _run_partition(context: AssetExecutionContext) -> Iterator:
             allow_retries=False,
         ) from exc
     except OSError as exc:  # a full disk, a lost mount: named, and nothing of the partition published
-        raise Failure(
-            description=f"partition {run_id}|{symbol}: writing its files failed ({exc}); nothing was published, "
-            "every stored file of the partition is as it was. Free space or fix the store and materialize again",
-            metadata={"path": str(getattr(exc, "filename", "") or "")},
-        ) from exc
+        raise _write_failure(run_id, symbol, exc) from exc
     try:
         if before:  # the inputs were read during the pass: one version of them, or nothing published
             require_unchanged(runs_root, run_id, symbol, {n: before[n] for n in sources})
@@ -366,7 +370,10 @@ def _finish(
             + "; ".join(why + type_problems),
             allow_retries=False,
         )
-    output.publish()
+    try:
+        output.publish()
+    except OSError as exc:  # a file's fsync failed: publish discarded them all before any rename
+        raise _write_failure(run_id, symbol, exc) from exc
     reports = _reports(results)
     for r in results.values():
         metadata = (

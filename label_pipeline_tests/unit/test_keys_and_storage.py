@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from label_pipeline import storage
+from label_pipeline.engine import PartitionOutput
 from label_pipeline.hashing import content_hash
 from label_pipeline.keys import PartitionKeyError, decode_segment, encode_segment, validate_key
 from label_pipeline.storage import StagedFile, read_parquet, storage_path, write_parquet_atomic
@@ -75,41 +79,74 @@ def test_failed_write_keeps_the_old_file(tmp_path) -> None:
     assert len(list((tmp_path / "asset" / "run").iterdir())) == 1
 
 
+def _staged(path, frame: pd.DataFrame) -> StagedFile:
+    staged = StagedFile(path, pa.Table.from_pandas(_frame(), preserve_index=False).schema)
+    staged.write(pa.Table.from_pandas(frame, preserve_index=False))
+    staged.finish({})
+    return staged
+
+
 def test_a_staged_file_is_published_only_once_its_fsync_is_done(tmp_path, monkeypatch) -> None:
-    """``finish`` leaves the fsync to a thread; ``publish`` waits for it, and a failed fsync
-    keeps the old file and the staged one off the target."""
+    """``finish`` leaves the fsync to a thread; ``publish`` waits for it before the rename, and a
+    failed fsync keeps the old file and the staged one off the target."""
     path = storage_path(tmp_path, "asset", "run", "S")
     write_parquet_atomic(_frame(), path)
     before = open(path.path, "rb").read()
-    synced: list[int] = []
-    real_fsync = os.fsync
+    synced_files: list[int] = []  # regular files only: publish fsyncs the folder after the rename
+    real_fsync, real_replace = os.fsync, os.replace
 
     def slow_fsync(fd: int) -> None:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
         threading.Event().wait(0.2)
         real_fsync(fd)
-        synced.append(fd)
+        if regular:
+            synced_files.append(fd)
+
+    def checked_replace(src, dst) -> None:
+        assert synced_files, "renamed before the file's fsync was done"
+        real_replace(src, dst)
 
     monkeypatch.setattr(storage.os, "fsync", slow_fsync)
-    staged = StagedFile(path, pa.Table.from_pandas(_frame(), preserve_index=False).schema)
-    staged.write(pa.Table.from_pandas(_frame().iloc[:2], preserve_index=False))
-    staged.finish({})
-    assert not synced and open(path.path, "rb").read() == before  # finish returned before its fsync
+    monkeypatch.setattr(storage.os, "replace", checked_replace)
+    staged = _staged(path, _frame().iloc[:2])
+    assert not synced_files and open(path.path, "rb").read() == before  # finish returned before its fsync
     staged.publish()
-    assert synced  # the rename came after it
     pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[:2])
 
     def failing_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(storage.os, "fsync", failing_fsync)
-    staged = StagedFile(path, pa.Table.from_pandas(_frame(), preserve_index=False).schema)
-    staged.write(pa.Table.from_pandas(_frame(), preserve_index=False))
-    staged.finish({})
+    staged = _staged(path, _frame())
     with pytest.raises(OSError, match="Input/output error"):
         staged.publish()
     staged.discard()
     pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[:2])
     assert sorted(p.name for p in (tmp_path / "asset" / "run").iterdir()) == ["S.parquet"]
+
+
+def test_a_partition_whose_one_fsync_failed_publishes_nothing(tmp_path, monkeypatch) -> None:
+    """Every file's fsync is waited for before any rename: one that failed leaves the partition
+    all old and no temporary file behind."""
+    paths = [storage_path(tmp_path, name, "run", "S") for name in ("a", "b")]
+    for path in paths:
+        write_parquet_atomic(_frame().iloc[:1], path)
+    real_fsync = os.fsync
+    bad = Path(paths[1].path).parent
+
+    def fsync_failing_in_b(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).parent == bad:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(storage.os, "fsync", fsync_failing_in_b)
+    staged = {p.parent.parent.name: SimpleNamespace(staged=_staged(p, _frame()), size_bytes=0) for p in paths}
+    output = PartitionOutput(staged)  # type: ignore[arg-type]  # publish reads .staged and sets .size_bytes
+    with pytest.raises(OSError, match="Input/output error"):
+        output.publish()
+    for path in paths:
+        pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[:1])
+        assert [p.name for p in Path(path.path).parent.iterdir()] == ["S.parquet"]
 
 
 def test_content_hash_is_deterministic_and_content_sensitive() -> None:
