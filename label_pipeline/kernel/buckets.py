@@ -66,5 +66,9 @@ def bucket_counts(
 
 
 def warm_up() -> None:
-    """Load (or compile) the counting loop before the first real call."""
-    bucket_counts(np.array([1.0, np.nan]), np.zeros(2, dtype=np.int64), 1)
+    """Load (or compile) the counting loop before the first real call, for writable and read-only
+    values (a column read zero-copy from Arrow is read-only: numba compiles it apart)."""
+    values = np.array([1.0, np.nan])
+    bucket_counts(values, np.zeros(2, dtype=np.int64), 1)
+    values.setflags(write=False)
+    bucket_counts(values, np.zeros(2, dtype=np.int64), 1)
