@@ -75,16 +75,15 @@ class PartitionOutput:
         """Rename every finished file over its target: the partition turns new all at once. Every
         file's fsync is waited for first; one that failed discards them all and raises (the
         partition stays all old)."""
-        staged = [r.staged for r in self.results.values() if r.staged is not None]
+        files = [r for r in self.results.values() if r.staged is not None]
         try:
-            for file in staged:
-                file.wait()
+            for result in files:
+                result.staged.wait()
         except OSError:
             self.discard()
             raise
-        for result in self.results.values():
-            if result.staged is not None:
-                result.size_bytes = result.staged.publish()
+        for result in files:
+            result.size_bytes = result.staged.publish()
 
     def discard(self) -> None:
         for result in self.results.values():
