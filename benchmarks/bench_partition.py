@@ -92,8 +92,8 @@ GOALS = {
 }
 
 
-def _maxrss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _hwm_mb() -> float:
@@ -533,7 +533,7 @@ def child_command(spec: dict) -> dict:
     return {
         "seconds": seconds,
         "cpu_s": children.ru_utime + children.ru_stime,
-        "peak_rss_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
+        "peak_rss_mb": children.ru_maxrss / 1024,
         "stdout_tail": proc.stdout[-1500:],
         "stderr_tail": proc.stderr[-1500:],
     }
