@@ -9,6 +9,7 @@ from label_pipeline.assets.sources import SOURCES
 from label_pipeline.automation.schedules import build_schedules
 from label_pipeline.automation.sensors import run_discovery_sensor
 from label_pipeline.jobs import JOBS
+from label_pipeline.loading import loaded
 from label_pipeline.profiles import executor_for
 from label_pipeline.resources import LabelConfig, PathStatsKernel, RunsRoot
 from label_pipeline.settings import Settings
@@ -72,3 +73,4 @@ def build_definitions(
 
 
 defs = build_definitions()
+loaded()  # the code location is what a run worker or code server loads last (label_pipeline/loading.py)

@@ -39,6 +39,7 @@ from label_pipeline.automation.work import FRESH, IN_PROGRESS, NEEDS_WORK, REASO
 from label_pipeline.demo.local_run import outcome_of
 from label_pipeline.inputs import InputDataError, run_files, run_symbols
 from label_pipeline.keys import RUN_DIM, SYMBOL_DIM
+from label_pipeline.loading import loading
 from label_pipeline.partitions import partition_key
 from label_pipeline.settings import RUNS_ROOT_ENV, Settings
 
@@ -171,10 +172,11 @@ class Session:
     def open(cls) -> Session:
         settings = Settings.from_env()
         check_runs_root(settings.runs_root)
-        instance = open_instance()
-        from label_pipeline.definitions import build_definitions  # imports the whole code location
+        with loading():  # the instance's storage modules and the whole code location
+            instance = open_instance()
+            from label_pipeline.definitions import build_definitions
 
-        defs = build_definitions(settings=settings)
+            defs = build_definitions(settings=settings)
         defs.resources["label_config"].effective()  # a bad config is a usage error (ConfigError)
         return cls(settings, instance, defs)
 
