@@ -121,7 +121,8 @@ def _as_float(column: pa.ChunkedArray) -> np.ndarray | None:
 
 
 def _flags(asset_name: str, table: pa.Table) -> list[str]:
-    return [c for c in _FLAG_COLUMNS[asset_name] if c in table.column_names]
+    present = set(table.column_names)  # a new list of every name at each access
+    return [c for c in _FLAG_COLUMNS[asset_name] if c in present]
 
 
 def _within_01(column: pa.ChunkedArray) -> bool:
