@@ -78,11 +78,13 @@ class _ColumnHasher:
             if nan.any():
                 values = np.where(nan, _CANONICAL_NAN, values)
         elif pa.types.is_timestamp(self.type) or pa.types.is_date(self.type) or pa.types.is_duration(self.type):
-            values = np.asarray(array.cast(pa.int64()).fill_null(0).to_numpy(), dtype="<i8")
+            if array.null_count:
+                array = array.fill_null(0)  # (a compute call even on a column without nulls: skipped)
+            values = np.asarray(array.cast(pa.int64()).to_numpy(), dtype="<i8")
         elif pa.types.is_boolean(self.type):
             values = np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint8)
         elif pa.types.is_integer(self.type):
-            values = array.fill_null(0).to_numpy()
+            values = (array.fill_null(0) if array.null_count else array).to_numpy()
             values = values.astype(values.dtype.newbyteorder("<"), copy=False)
         else:  # anything else: its canonical text
             values = np.asarray(array.cast(pa.string()).fill_null("").to_pylist(), dtype=object).astype(str)

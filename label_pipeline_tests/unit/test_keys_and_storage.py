@@ -170,6 +170,31 @@ def test_content_hash_known_value() -> None:
     assert content_hash(_frame()) == "c6644e60ce0f2bf6e219b2fc9162ce0731e9a2984e7bae41d1194fe30f2a8f35"
 
 
+def test_content_hash_of_integer_and_time_columns_with_nulls_known_value() -> None:
+    """Pinned with the code before the no-nulls shortcut (a chunk without nulls skips
+    ``fill_null``): nulls hash as 0 plus the validity stream, whichever chunk they first appear in."""
+    import datetime
+
+    import pyarrow as pa
+
+    from label_pipeline.hashing import TableHasher
+
+    day = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    table = pa.table(
+        {
+            "i": pa.array([1, 2, None, 4], pa.int64()),
+            "t": pa.array([day, None, day + datetime.timedelta(days=1), None], pa.timestamp("ns", tz="UTC")),
+            "f": pa.array([1, None, 1, 0], pa.int8()),
+        }
+    )
+    want = "fd9030eaa00c58fd794a665481f52f8c7676729e08769f106cd2b3fde4be1530"
+    assert content_hash(table) == want
+    hasher = TableHasher(table.schema)
+    hasher.update(table.slice(0, 1))  # no nulls yet
+    hasher.update(table.slice(1, 3))
+    assert hasher.hexdigest() == want
+
+
 def test_content_hash_is_the_same_in_any_chunking_and_after_a_parquet_round_trip(tmp_path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
