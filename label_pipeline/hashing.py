@@ -80,7 +80,9 @@ class _ColumnHasher:
         elif pa.types.is_timestamp(self.type) or pa.types.is_date(self.type) or pa.types.is_duration(self.type):
             if array.null_count:
                 array = array.fill_null(0)  # (a compute call even on a column without nulls: skipped)
-            values = np.asarray(array.cast(pa.int64()).to_numpy(), dtype="<i8")
+            # as their integer ticks; Arrow casts a 32-bit one (date32: days) only to int32
+            ticks = pa.int32() if self.type.bit_width == 32 else pa.int64()
+            values = np.asarray(array.cast(ticks).to_numpy(), dtype="<i8")
         elif pa.types.is_boolean(self.type):
             values = np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint8)
         elif pa.types.is_integer(self.type):
