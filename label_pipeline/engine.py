@@ -150,16 +150,20 @@ def _reach(config: EffectiveConfig) -> int:
     return max(int(h) for h in horizons) + 1
 
 
+# The bars' columns the pass uses: the kernel's arrays (the builders look up open_time_ms and close)
+BAR_COLUMNS = {
+    "open_time_ms": "int64",
+    "close": "float64",
+    "high": "float64",
+    "low": "float64",
+    "spread_bps": "float64",
+}
+
+
 def _bar_arrays(replay: pa.Table) -> dict[str, np.ndarray]:
     return {
         name: np.ascontiguousarray(replay.column(name).to_numpy(), dtype=dtype)
-        for name, dtype in (
-            ("open_time_ms", "int64"),
-            ("close", "float64"),
-            ("high", "float64"),
-            ("low", "float64"),
-            ("spread_bps", "float64"),
-        )
+        for name, dtype in BAR_COLUMNS.items()
     }
 
 
@@ -363,6 +367,8 @@ def _label_pass(
 ) -> dict[str, Accumulator]:
     """The chunks of the single pass; returns the partition-scope artifacts' accumulators."""
     features, bars = slices["feature_frame"], slices["replay_1m"]
+    if isinstance(bars, FileSlice):
+        bars.narrow(BAR_COLUMNS)
     # builders to run per chunk: every selected label's, entry's when position is built from it,
     # and those whose frames a partition-scope artifact needs
     accumulators = {

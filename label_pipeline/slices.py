@@ -11,7 +11,7 @@ order, a problem the whole read must name) is read whole instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,6 +61,7 @@ class FileSlice:
         self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
         self.num_rows = int(self.offsets[-1])
         self._groups: dict[int, pa.Table] = {}
+        self.columns: list[str] | None = None  # all of them
         names = self.file.schema_arrow.names
         self._ms_index = names.index("open_time_ms") if "open_time_ms" in names else None
         self._max_ms: np.ndarray | None = None
@@ -75,17 +76,27 @@ class FileSlice:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def narrow(self, columns: Iterable[str]) -> FileSlice:
+        """Read only ``columns`` (those the file has, in its order) from now on: the label pass
+        uses five of the bars' eight, and decoding the others (text and times) cost ~60% of
+        reading a row group."""
+        wanted = set(columns)
+        self.columns = [c for c in self.file.schema_arrow.names if c in wanted]
+        self._groups.clear()
+        return self
+
     def _group(self, g: int) -> pa.Table:
         if g not in self._groups:
             if len(self._groups) >= self.CACHED_GROUPS:
                 self._groups.pop(next(iter(self._groups)))
-            self._groups[g] = self.file.read_row_group(g, use_threads=False)
+            self._groups[g] = self.file.read_row_group(g, columns=self.columns, use_threads=False)
         return self._groups[g]
 
     def rows(self, start: int, stop: int) -> pa.Table:
         start, stop = min(max(start, 0), self.num_rows), min(stop, self.num_rows)
         if stop <= start:
-            return self.file.schema_arrow.empty_table()
+            empty = self.file.schema_arrow.empty_table()
+            return empty if self.columns is None else empty.select(self.columns)
         first = int(np.searchsorted(self.offsets, start, side="right")) - 1
         last = int(np.searchsorted(self.offsets, stop, side="left")) - 1
         pieces = [self._group(g) for g in range(first, last + 1)]

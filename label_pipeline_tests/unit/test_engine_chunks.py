@@ -177,3 +177,22 @@ def test_streamed_inputs_equal_whole_tables(tmp_path_factory, monkeypatch, order
     ):
         from_store = run(stored_root, stored_features, stored_bars, labels)
     assert from_store == {n: whole[n] for n in [*labels, "facts"]}
+
+
+def test_a_narrowed_file_slice_reads_only_its_columns(tmp_path) -> None:
+    """The pass reads five of the bars' columns (``engine.BAR_COLUMNS``): the same rows and values
+    as the whole row, in the file's column order, for ranges across row groups and empty ones."""
+    from label_pipeline.engine import BAR_COLUMNS
+    from label_pipeline.slices import FileSlice
+
+    _, replay = _inputs(300, 5, [], [])
+    pq.write_table(replay, tmp_path / "bars.parquet", row_group_size=64)
+    with FileSlice(str(tmp_path / "bars.parquet")) as whole, FileSlice(str(tmp_path / "bars.parquet")) as narrow:
+        narrow.narrow(reversed(list(BAR_COLUMNS)))
+        names = [c for c in replay.column_names if c in BAR_COLUMNS]
+        assert len(names) == len(BAR_COLUMNS) < replay.num_columns
+        for start, stop in ((0, 10), (60, 130), (250, 400), (5, 5)):
+            got = narrow.rows(start, stop)
+            assert got.column_names == names
+            assert got.equals(whole.rows(start, stop).select(names))
+        assert narrow.locate(int(replay.column("open_time_ms")[100].as_py()), "left") == 100
