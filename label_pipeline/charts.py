@@ -18,7 +18,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-SIDES = ("LONG", "SHORT")
+from label_pipeline.kernel.units import SIDES
+
 _COLOURS = {"LONG": "#1f77b4", "SHORT": "#ff7f0e"}
 _DASHES = {"LONG": "", "SHORT": ' stroke-dasharray="5 3"'}
 _CHAR_EM = 0.6  # estimated width of one character, in font sizes

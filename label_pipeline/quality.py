@@ -21,10 +21,9 @@ import pyarrow.compute as pc
 
 from label_pipeline.artifacts import FLAG, Artifact
 from label_pipeline.charts import entry_chart_svg
-from label_pipeline.kernel.units import MINUTE_MS
+from label_pipeline.kernel.units import MINUTE_MS, SIDES
 from label_pipeline.labels.arrow import numbers
 
-SIDES = ("LONG", "SHORT")
 WEEK_NS = 7 * 86_400 * 10**9
 QUANTILES = (0.1, 0.5, 0.9)
 EXCURSIONS = ("mfe_bps", "mae_bps")

@@ -51,7 +51,7 @@ import numpy as np
 from numba import njit
 
 from label_pipeline.kernel.path_stats import _fill_extrema
-from label_pipeline.kernel.units import MINUTE_MS
+from label_pipeline.kernel.units import MINUTE_MS, SIDES
 
 __all__ = [
     "DEFAULT_MAX_HOLD_MINUTES",
@@ -70,7 +70,6 @@ __all__ = [
 DEFAULT_TARGET_BPS = (6.0, 8.0, 12.0, 16.0, 24.0)
 DEFAULT_STOP_BPS = (4.0, 6.0, 8.0, 12.0, 16.0)
 DEFAULT_MAX_HOLD_MINUTES = (15, 45, 120)
-SIDES = ("LONG", "SHORT")
 
 TABLE_COLUMNS = (
     "target_bps",

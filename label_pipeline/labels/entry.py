@@ -10,6 +10,7 @@ import numpy as np
 from label_pipeline.artifacts import artifact
 from label_pipeline.config import ENTRY_LABEL_METHOD, LABEL_VERSION
 from label_pipeline.kernel.path_stats import PathStats
+from label_pipeline.kernel.units import SIDES
 from label_pipeline.labels.arrow import Frame, as_table, choose, constant, like, numbers, table, take
 from label_pipeline.labels.joins import inner_match
 from label_pipeline.labels.path_stats_frame import SIDE_FIELDS
@@ -47,7 +48,7 @@ def build_entry_labels(
     rows = np.repeat(left, 2)
     n = len(rows)
     columns: dict[str, Any] = {c: take(feat, c, rows) for c in _PASS_THROUGH}
-    columns["side"] = choose(np.tile(np.array([0, 1]), len(left)), ("LONG", "SHORT"))
+    columns["side"] = choose(np.tile(np.array([0, 1]), len(left)), SIDES)
     columns["price_plan_id"] = constant(n, plan["pricePlanId"])
     columns["price_plan_hash"] = constant(n, plan["pricePlanConfigHash"])
     for field, dtype in SIDE_FIELDS.items():
